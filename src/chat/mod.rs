@@ -1,0 +1,15 @@
+//! Chat completions: the request, the response, and the stream.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+pub use request::{
+    ChatRequest, Content, ContentPart, FunctionDefinition, MediaUrl, Message, ResponseFormat, Role,
+    Stop, StreamOptions, Tool, ToolChoice,
+};
+pub use response::{
+    ChatCompletion, Choice, CompletionTokensDetails, FinishReason, FunctionCall, PromptTokensDetails,
+    ToolCall, Usage,
+};
+pub use stream::{ChatDelta, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, ToolCallDelta};

@@ -1,0 +1,262 @@
+//! The response side of chat completions: [`ChatCompletion`], [`Choice`], [`ToolCall`], [`Usage`],
+//! [`FinishReason`].
+//!
+//! Every type tolerates unknown fields and reads `null` like an absent field.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::request::Message;
+use crate::serde_util::{empty_as_none, null_as_default, open_enum};
+
+open_enum! {
+    /// Why a choice stopped generating. Servers send more than OpenAI documents (`eos`, …): unknown values
+    /// are kept in `Other`. An empty string on the wire means "not finished" and is read as no reason.
+    pub enum FinishReason {
+        /// A natural stop or a stop sequence.
+        Stop = "stop",
+        /// The token limit (`max_tokens`, or the thinking budget) was reached.
+        Length = "length",
+        /// The model called tools.
+        ToolCalls = "tool_calls",
+        /// Content was filtered.
+        ContentFilter = "content_filter",
+        /// The model called a function (the deprecated single-function protocol).
+        FunctionCall = "function_call",
+        /// End of sequence (some SiliconFlow models).
+        Eos = "eos",
+    }
+}
+
+/// A complete (non-streamed, or accumulated) chat completion.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ChatCompletion {
+    /// The completion id.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    /// `"chat.completion"`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub object: String,
+    /// Creation time, Unix seconds.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub created: u64,
+    /// The model that answered.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub model: String,
+    /// The choices, one per `n`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub choices: Vec<Choice>,
+    /// Token usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// The backend configuration fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
+}
+
+impl ChatCompletion {
+    /// The first choice (index 0), if any.
+    pub fn first_choice(&self) -> Option<&Choice> {
+        self.choices
+            .iter()
+            .find(|c| c.index == 0)
+            .or(self.choices.first())
+    }
+
+    /// The text of the first choice's answer, or `""`.
+    pub fn content(&self) -> std::borrow::Cow<'_, str> {
+        self.first_choice()
+            .map(|c| c.message.text())
+            .unwrap_or_default()
+    }
+
+    /// The first choice's reasoning, or `""`.
+    pub fn reasoning_content(&self) -> &str {
+        self.first_choice()
+            .and_then(|c| c.message.reasoning_content.as_deref())
+            .unwrap_or("")
+    }
+
+    /// The first choice's finish reason.
+    pub fn finish_reason(&self) -> Option<&FinishReason> {
+        self.first_choice().and_then(|c| c.finish_reason.as_ref())
+    }
+}
+
+/// One choice of a completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Choice {
+    /// Its index.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub index: u32,
+    /// The assistant's message: content, reasoning, tool calls.
+    pub message: Message,
+    /// Why it stopped.
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finish_reason: Option<FinishReason>,
+    /// Log probabilities, when requested, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+}
+
+/// A call the model made to a tool.
+///
+/// `id` is whatever the server chose (`call_…`, `functions.files_extract:0`, 32 hex digits, …); it is
+/// empty only if the server never sent one. `arguments` is the raw JSON text the model produced: parse it
+/// with `serde_json` and be ready for it to be invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ToolCall {
+    /// The call id, to quote in the tool's answer ([`Message::tool`]).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    /// The tool type: `"function"`.
+    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
+    pub kind: String,
+    /// The function called.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub function: FunctionCall,
+}
+
+impl ToolCall {
+    /// A function call (for building history or tests).
+    pub fn function(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ToolCall {
+            id: id.into(),
+            kind: "function".to_string(),
+            function: FunctionCall {
+                name: name.into(),
+                arguments: arguments.into(),
+            },
+        }
+    }
+}
+
+/// The function part of a [`ToolCall`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FunctionCall {
+    /// The function's name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// The arguments as raw JSON text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub arguments: String,
+}
+
+/// Token usage. SiliconFlow sends a running total on every chunk; OpenAI one trailer chunk; DeepSeek one on
+/// the last chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub prompt_tokens: u64,
+    /// Tokens generated (reasoning included).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub completion_tokens: u64,
+    /// Prompt plus completion.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub total_tokens: u64,
+    /// Breakdown of the completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+    /// Breakdown of the prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// Prompt tokens served from the context cache (DeepSeek, SiliconFlow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_hit_tokens: Option<u64>,
+    /// Prompt tokens not served from the context cache (DeepSeek, SiliconFlow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_miss_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Reasoning tokens, when the server reports them.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens)
+    }
+}
+
+/// Breakdown of completion tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CompletionTokensDetails {
+    /// Tokens spent reasoning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Audio tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+    /// Predicted-output tokens that were used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_prediction_tokens: Option<u64>,
+    /// Predicted-output tokens that were not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_prediction_tokens: Option<u64>,
+}
+
+/// Breakdown of prompt tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PromptTokensDetails {
+    /// Tokens served from the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// Audio tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn completion_with_nulls_and_unknown_fields() {
+        let c: ChatCompletion = serde_json::from_value(json!({
+            "id": "x", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi",
+                "reasoning_content": "think", "tool_calls": [{"id": "functions.f:0", "type": "function",
+                "function": {"name": "f", "arguments": "{}"}}]}, "finish_reason": "eos", "new_field": 1}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,
+                "completion_tokens_details": {"reasoning_tokens": 1}, "prompt_tokens_details": null},
+            "system_fingerprint": null, "whatever": [1]
+        }))
+        .unwrap();
+        assert_eq!(c.content(), "hi");
+        assert_eq!(c.reasoning_content(), "think");
+        assert_eq!(c.finish_reason(), Some(&FinishReason::Eos));
+        assert_eq!(c.usage.as_ref().unwrap().reasoning_tokens(), Some(1));
+        let calls = c.choices[0].message.tool_calls.as_ref().unwrap();
+        assert_eq!(calls[0], ToolCall::function("functions.f:0", "f", "{}"));
+    }
+
+    #[test]
+    fn empty_and_unknown_finish_reasons() {
+        let choice: Choice =
+            serde_json::from_value(json!({"index": 0, "message": {"role": "assistant"}, "finish_reason": ""}))
+                .unwrap();
+        assert_eq!(choice.finish_reason, None);
+        let choice: Choice = serde_json::from_value(
+            json!({"index": null, "message": {"role": "assistant"}, "finish_reason": "abort"}),
+        )
+        .unwrap();
+        assert_eq!(choice.finish_reason, Some(FinishReason::Other("abort".into())));
+        assert_eq!(choice.index, 0);
+    }
+}

@@ -1,0 +1,775 @@
+//! [`ChatStream`]: server-sent events -> chunks -> [`ChatDelta`]s, plus the accumulator.
+//!
+//! Each event's JSON is parsed straight from the decoder's reused buffer into borrowed wire structs; the
+//! only strings allocated per chunk are the texts handed to the caller in the [`ChatDelta`]. A delta is
+//! returned as soon as its event's blank line has arrived.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, BufRead};
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::request::Role;
+use super::response::{ChatCompletion, Choice, FinishReason, ToolCall, Usage};
+use crate::error::{truncate, ApiError, Error, TimeoutKind, MAX_SNIPPET};
+use crate::serde_util::{empty_as_none, Text};
+use crate::sse::{SseDecoder, SseError};
+use crate::Message;
+
+/// One choice's delta from one streamed chunk.
+///
+/// Text fields are `None` when the wire has them absent, `null` or `""`, so `if let Some(text)` is all a
+/// printer needs. A chunk with several choices yields several deltas (see [`index`](Self::index)); a chunk
+/// with no choices (a usage trailer) yields none but updates [`ChatStream::usage`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ChatDelta {
+    /// Which choice this delta belongs to (0 unless `n` > 1).
+    pub index: u32,
+    /// The author role, when the chunk carries one (SiliconFlow repeats it on every delta).
+    pub role: Option<Role>,
+    /// New answer text.
+    pub content: Option<String>,
+    /// New reasoning text (`reasoning_content` on the wire, or `reasoning` on servers that use that name).
+    pub reasoning_content: Option<String>,
+    /// Tool-call fragments; [`ChatStream::tool_calls`] has them merged.
+    pub tool_calls: Vec<ToolCallDelta>,
+    /// Set on the chunk that ends this choice.
+    pub finish_reason: Option<FinishReason>,
+    /// Log probabilities, when requested, as sent.
+    pub logprobs: Option<Value>,
+}
+
+/// A fragment of a streamed tool call. Fragments with the same `index` belong to the same call.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ToolCallDelta {
+    /// Which call of the choice this fragment extends.
+    pub index: u32,
+    /// The call id (usually only on the first fragment).
+    pub id: Option<String>,
+    /// The tool type (usually only on the first fragment).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The function name and a piece of the arguments.
+    pub function: Option<FunctionCallDelta>,
+}
+
+/// The function part of a [`ToolCallDelta`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FunctionCallDelta {
+    /// The function name (usually only on the first fragment).
+    pub name: Option<String>,
+    /// The next piece of the raw JSON arguments.
+    pub arguments: Option<String>,
+}
+
+/// Everything accumulated for one choice of a stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamChoice {
+    index: u32,
+    role: Option<Role>,
+    content: String,
+    reasoning_content: String,
+    tool_calls: Vec<ToolCall>,
+    tool_call_indices: Vec<u32>,
+    finish_reason: Option<FinishReason>,
+}
+
+impl StreamChoice {
+    /// The choice's index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The full answer text so far.
+    pub fn content(&self) -> &str {
+        &self.content
+    }
+
+    /// The full reasoning text so far.
+    pub fn reasoning_content(&self) -> &str {
+        &self.reasoning_content
+    }
+
+    /// The tool calls so far, fragments merged by index, in the order they first appeared.
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        &self.tool_calls
+    }
+
+    /// Why the choice finished, once it has.
+    pub fn finish_reason(&self) -> Option<&FinishReason> {
+        self.finish_reason.as_ref()
+    }
+
+    fn apply(&mut self, delta: &ChatDelta) {
+        if self.role.is_none() {
+            self.role.clone_from(&delta.role);
+        }
+        if let Some(text) = &delta.content {
+            self.content.push_str(text);
+        }
+        if let Some(text) = &delta.reasoning_content {
+            self.reasoning_content.push_str(text);
+        }
+        for fragment in &delta.tool_calls {
+            self.merge_tool_call(fragment);
+        }
+        if delta.finish_reason.is_some() {
+            self.finish_reason.clone_from(&delta.finish_reason);
+        }
+    }
+
+    /// Merges one fragment: a new index starts a call; `None` never overwrites a known id, type or name;
+    /// arguments are concatenated raw.
+    fn merge_tool_call(&mut self, fragment: &ToolCallDelta) {
+        let position = match self
+            .tool_call_indices
+            .iter()
+            .position(|&i| i == fragment.index)
+        {
+            Some(position) => position,
+            None => {
+                self.tool_call_indices.push(fragment.index);
+                self.tool_calls.push(ToolCall::default());
+                self.tool_calls.len() - 1
+            }
+        };
+        let call = &mut self.tool_calls[position];
+        fill(&mut call.id, fragment.id.as_deref());
+        fill(&mut call.kind, fragment.kind.as_deref());
+        if let Some(function) = &fragment.function {
+            fill(&mut call.function.name, function.name.as_deref());
+            if let Some(arguments) = &function.arguments {
+                call.function.arguments.push_str(arguments);
+            }
+        }
+    }
+
+    fn message(&self) -> Message {
+        let has_calls = !self.tool_calls.is_empty();
+        let mut message = Message::assistant(self.content.clone());
+        if let Some(role) = &self.role {
+            message.role = role.clone();
+        }
+        if self.content.is_empty() && has_calls {
+            message.content = None;
+        }
+        if !self.reasoning_content.is_empty() {
+            message.reasoning_content = Some(self.reasoning_content.clone());
+        }
+        if has_calls {
+            message.tool_calls = Some(self.tool_calls.clone());
+        }
+        message
+    }
+}
+
+/// Sets `slot` from `value` when the slot is still empty and the value is a real one.
+fn fill(slot: &mut String, value: Option<&str>) {
+    if let Some(value) = value {
+        if slot.is_empty() && !value.is_empty() {
+            slot.push_str(value);
+        }
+    }
+}
+
+/// How the stream ended, once it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamEnd {
+    /// The server sent `[DONE]`.
+    Done,
+    /// The body ended without `[DONE]`, but every choice had finished: complete, reported as such.
+    FinishedWithoutDone,
+    /// A streaming request was answered with a whole `application/json` completion.
+    Json,
+    /// The stream failed; the error was returned by the iterator.
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Streaming,
+    Ended(StreamEnd),
+}
+
+/// Metadata and per-choice accumulation.
+#[derive(Debug, Default)]
+struct Accumulator {
+    id: String,
+    model: String,
+    created: u64,
+    system_fingerprint: String,
+    usage: Option<Usage>,
+    choices: Vec<StreamChoice>,
+}
+
+impl Accumulator {
+    fn choice_mut(&mut self, index: u32) -> &mut StreamChoice {
+        // Choices are few (usually one): a linear scan beats a map.
+        match self.choices.iter().position(|c| c.index == index) {
+            Some(position) => &mut self.choices[position],
+            None => {
+                self.choices.push(StreamChoice {
+                    index,
+                    ..StreamChoice::default()
+                });
+                let last = self.choices.len() - 1;
+                &mut self.choices[last]
+            }
+        }
+    }
+
+    fn choice(&self, index: u32) -> Option<&StreamChoice> {
+        self.choices.iter().find(|c| c.index == index)
+    }
+}
+
+/// Sets `slot` to `value` when they differ, reusing the slot's allocation.
+fn set_text(slot: &mut String, value: &str) {
+    if slot != value {
+        slot.clear();
+        slot.push_str(value);
+    }
+}
+
+/// A streamed chat completion: an iterator of [`ChatDelta`]s that accumulates everything it hands out.
+///
+/// Iterate it with `for delta in &mut stream` to keep the stream for [`content`](Self::content),
+/// [`reasoning_content`](Self::reasoning_content), [`usage`](Self::usage) and
+/// [`into_completion`](Self::into_completion) afterwards. The iterator is fused: after `[DONE]`, the end of
+/// the body, or an error it returns `None`, and what was accumulated stays readable.
+///
+/// It reads on the caller's thread: each `next()` reads from the connection until the next event is
+/// complete. `ChatStream::from_reader` runs the same decoder over any [`BufRead`] (a recorded body, a file):
+///
+/// ```
+/// use siliconflow::ChatStream;
+///
+/// let body = concat!(
+///     "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Think.\"}}]}\n\n",
+///     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi!\"},\"finish_reason\":\"stop\"}]}\n\n",
+///     "data: [DONE]\n\n",
+/// );
+/// let mut stream = ChatStream::from_reader(body.as_bytes());
+/// for delta in &mut stream {
+///     let delta = delta?;
+///     if let Some(text) = &delta.content {
+///         print!("{text}");
+///     }
+/// }
+/// assert_eq!(stream.content(), "Hi!");
+/// assert_eq!(stream.reasoning_content(), "Think.");
+/// # Ok::<(), siliconflow::Error>(())
+/// ```
+pub struct ChatStream<R = crate::body::ResponseBody> {
+    decoder: SseDecoder<R>,
+    pending: VecDeque<ChatDelta>,
+    acc: Accumulator,
+    state: State,
+    events: u64,
+    status: u16,
+    request_id: Option<String>,
+}
+
+impl<R> fmt::Debug for ChatStream<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatStream")
+            .field("state", &self.state)
+            .field("events", &self.events)
+            .field("request_id", &self.request_id)
+            .field("choices", &self.acc.choices)
+            .field("usage", &self.acc.usage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: BufRead> ChatStream<R> {
+    /// A stream decoding the server-sent-event body in `reader`.
+    pub fn from_reader(reader: R) -> Self {
+        Self::from_decoder(SseDecoder::new(reader), 200, None)
+    }
+
+    /// Like [`from_reader`](Self::from_reader), with a bound on the size of one line or event.
+    pub fn from_reader_with_limit(reader: R, max_event_size: usize) -> Self {
+        Self::from_decoder(
+            SseDecoder::new(reader).with_max_event_size(max_event_size),
+            200,
+            None,
+        )
+    }
+
+    pub(crate) fn from_decoder(
+        decoder: SseDecoder<R>,
+        status: u16,
+        request_id: Option<String>,
+    ) -> Self {
+        ChatStream {
+            decoder,
+            pending: VecDeque::new(),
+            acc: Accumulator::default(),
+            state: State::Streaming,
+            events: 0,
+            status,
+            request_id,
+        }
+    }
+
+    /// A finished stream replaying a whole completion (a streaming request answered with JSON).
+    pub(crate) fn from_completion(
+        decoder: SseDecoder<R>,
+        completion: ChatCompletion,
+        status: u16,
+        request_id: Option<String>,
+    ) -> Self {
+        let mut stream = Self::from_decoder(decoder, status, request_id);
+        let acc = &mut stream.acc;
+        acc.id = completion.id;
+        acc.model = completion.model;
+        acc.created = completion.created;
+        acc.system_fingerprint = completion.system_fingerprint.unwrap_or_default();
+        acc.usage = completion.usage;
+        for choice in completion.choices {
+            let message = choice.message;
+            let text = message.text();
+            let delta = ChatDelta {
+                index: choice.index,
+                role: Some(message.role.clone()),
+                content: (!text.is_empty()).then(|| text.into_owned()),
+                reasoning_content: message.reasoning_content.filter(|r| !r.is_empty()),
+                tool_calls: message
+                    .tool_calls
+                    .unwrap_or_default()
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(call, index)| ToolCallDelta {
+                        index,
+                        id: Some(call.id),
+                        kind: Some(call.kind),
+                        function: Some(FunctionCallDelta {
+                            name: Some(call.function.name),
+                            arguments: Some(call.function.arguments),
+                        }),
+                    })
+                    .collect(),
+                finish_reason: choice.finish_reason,
+                logprobs: choice.logprobs,
+            };
+            acc.choice_mut(delta.index).apply(&delta);
+            stream.pending.push_back(delta);
+        }
+        stream.state = State::Ended(StreamEnd::Json);
+        stream
+    }
+
+    /// Reads and processes events until at least one delta is pending or the stream ends.
+    fn advance(&mut self) -> Result<(), Error> {
+        loop {
+            let event = match self.decoder.next_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => return self.end_of_body(),
+                Err(SseError::TooLarge { limit }) => return Err(Error::EventTooLarge { limit }),
+                Err(SseError::Io(e)) => return Err(read_error(e, self.events)),
+            };
+            let data = event.data.trim_ascii();
+            if data.is_empty() {
+                continue;
+            }
+            self.events += 1;
+            if event.event == "error" {
+                return Err(Error::Stream(stream_error(self.status, &self.request_id, data)));
+            }
+            if data == "[DONE]" {
+                self.state = State::Ended(StreamEnd::Done);
+                return Ok(());
+            }
+            let before = self.pending.len();
+            let mut deserializer = serde_json::Deserializer::from_str(data);
+            let parsed = ChunkSeed {
+                pending: &mut self.pending,
+                acc: &mut self.acc,
+            }
+            .deserialize(&mut deserializer)
+            .and_then(|kind| deserializer.end().map(|()| kind));
+            match parsed {
+                Ok(ChunkKind::Chunk) => {
+                    for delta in self.pending.range(before..) {
+                        self.acc.choice_mut(delta.index).apply(delta);
+                    }
+                    if self.pending.len() > before {
+                        return Ok(());
+                    }
+                }
+                Ok(ChunkKind::Error) => {
+                    self.pending.truncate(before);
+                    return Err(Error::Stream(stream_error(self.status, &self.request_id, data)));
+                }
+                Err(source) => {
+                    self.pending.truncate(before);
+                    return Err(Error::MalformedChunk {
+                        event: self.events,
+                        data: truncate(data, MAX_SNIPPET),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    fn end_of_body(&mut self) -> Result<(), Error> {
+        let finished = !self.acc.choices.is_empty()
+            && self.acc.choices.iter().all(|c| c.finish_reason.is_some());
+        if finished {
+            self.state = State::Ended(StreamEnd::FinishedWithoutDone);
+            return Ok(());
+        }
+        Err(Error::StreamCut {
+            received: self.events,
+            reason: if self.events == 0 {
+                "the body ended before any event".to_string()
+            } else {
+                "the body ended before [DONE] and before every choice finished".to_string()
+            },
+            source: None,
+        })
+    }
+}
+
+/// An error the server sent inside the stream.
+fn stream_error(status: u16, request_id: &Option<String>, data: &str) -> ApiError {
+    let mut error = ApiError::parse(status, data.as_bytes());
+    error.request_id.clone_from(request_id);
+    error
+}
+
+/// Maps a failed body read to the error the caller sees.
+fn read_error(error: io::Error, events: u64) -> Error {
+    match error.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(TimeoutKind::Idle),
+        _ => Error::StreamCut {
+            received: events,
+            reason: format!("reading the body failed: {error}"),
+            source: Some(error),
+        },
+    }
+}
+
+impl<R> ChatStream<R> {
+    /// The full answer text of choice 0 so far.
+    pub fn content(&self) -> &str {
+        self.acc.choice(0).map_or("", |c| c.content())
+    }
+
+    /// The full reasoning text of choice 0 so far.
+    pub fn reasoning_content(&self) -> &str {
+        self.acc.choice(0).map_or("", |c| c.reasoning_content())
+    }
+
+    /// The tool calls of choice 0 so far, fragments merged.
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        self.acc.choice(0).map_or(&[], |c| c.tool_calls())
+    }
+
+    /// The finish reason of choice 0, once it has finished.
+    pub fn finish_reason(&self) -> Option<&FinishReason> {
+        self.acc.choice(0).and_then(|c| c.finish_reason())
+    }
+
+    /// The latest usage seen (SiliconFlow sends a running total on every chunk, OpenAI one trailer).
+    pub fn usage(&self) -> Option<&Usage> {
+        self.acc.usage.as_ref()
+    }
+
+    /// Every choice seen so far, in the order they first appeared.
+    pub fn choices(&self) -> &[StreamChoice] {
+        &self.acc.choices
+    }
+
+    /// The completion id the chunks carry (empty until one arrived).
+    pub fn id(&self) -> &str {
+        &self.acc.id
+    }
+
+    /// The model the chunks name (empty until one arrived).
+    pub fn model(&self) -> &str {
+        &self.acc.model
+    }
+
+    /// The `x-siliconcloud-trace-id` (else `x-request-id`) of the response: quote it to support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// How many events with data have been received.
+    pub fn events_received(&self) -> u64 {
+        self.events
+    }
+
+    /// How the stream ended, or `None` while it is still going.
+    pub fn end(&self) -> Option<StreamEnd> {
+        match self.state {
+            State::Streaming => None,
+            State::Ended(end) => Some(end),
+        }
+    }
+
+    /// Builds a [`ChatCompletion`] from everything received (also after an error: what arrived is kept).
+    pub fn into_completion(self) -> ChatCompletion {
+        let acc = self.acc;
+        ChatCompletion {
+            id: acc.id,
+            object: "chat.completion".to_string(),
+            created: acc.created,
+            model: acc.model,
+            choices: acc
+                .choices
+                .iter()
+                .map(|c| Choice {
+                    index: c.index,
+                    message: c.message(),
+                    finish_reason: c.finish_reason.clone(),
+                    logprobs: None,
+                })
+                .collect(),
+            usage: acc.usage,
+            system_fingerprint: (!acc.system_fingerprint.is_empty())
+                .then_some(acc.system_fingerprint),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for ChatStream<R> {
+    type Item = Result<ChatDelta, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(delta) = self.pending.pop_front() {
+                return Some(Ok(delta));
+            }
+            if self.state != State::Streaming {
+                return None;
+            }
+            if let Err(error) = self.advance() {
+                self.state = State::Ended(StreamEnd::Failed);
+                return Some(Err(error));
+            }
+        }
+    }
+}
+
+impl<R: BufRead> std::iter::FusedIterator for ChatStream<R> {}
+
+// ---- Wire parsing -------------------------------------------------------------------------------------
+
+/// What a parsed event turned out to be.
+enum ChunkKind {
+    Chunk,
+    /// An error object (`{"error":…}`, or `code`+`message` without `choices`).
+    Error,
+}
+
+/// Deserializes one chunk, pushing a delta per choice onto `pending` and updating the metadata in `acc`.
+struct ChunkSeed<'s> {
+    pending: &'s mut VecDeque<ChatDelta>,
+    acc: &'s mut Accumulator,
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum ChunkField {
+    Id,
+    Model,
+    Created,
+    SystemFingerprint,
+    Choices,
+    Usage,
+    Error,
+    Code,
+    Message,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
+    type Value = ChunkKind;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ChunkKind, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChunkSeed<'_> {
+    type Value = ChunkKind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a chat completion chunk object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChunkKind, A::Error> {
+        let (mut error, mut code, mut message, mut choices) = (false, false, false, false);
+        while let Some(field) = map.next_key::<ChunkField>()? {
+            match field {
+                ChunkField::Id => {
+                    if let Some(id) = map.next_value::<Option<Text<'de>>>()? {
+                        set_text(&mut self.acc.id, &id.0);
+                    }
+                }
+                ChunkField::Model => {
+                    if let Some(model) = map.next_value::<Option<Text<'de>>>()? {
+                        set_text(&mut self.acc.model, &model.0);
+                    }
+                }
+                ChunkField::SystemFingerprint => {
+                    if let Some(fp) = map.next_value::<Option<Text<'de>>>()? {
+                        set_text(&mut self.acc.system_fingerprint, &fp.0);
+                    }
+                }
+                ChunkField::Created => {
+                    if let Some(created) = map.next_value::<Option<u64>>()? {
+                        self.acc.created = created;
+                    }
+                }
+                ChunkField::Choices => {
+                    choices = true;
+                    map.next_value_seed(ChoicesSeed {
+                        pending: self.pending,
+                    })?;
+                }
+                ChunkField::Usage => {
+                    if let Some(usage) = map.next_value::<Option<Usage>>()? {
+                        self.acc.usage = Some(usage);
+                    }
+                }
+                ChunkField::Error => error = map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                ChunkField::Code => code = map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                ChunkField::Message => message = map.next_value::<Option<IgnoredAny>>()?.is_some(),
+                ChunkField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if error || (code && message && !choices) {
+            Ok(ChunkKind::Error)
+        } else {
+            Ok(ChunkKind::Chunk)
+        }
+    }
+}
+
+/// Deserializes `choices` (an array, or `null`) straight into deltas.
+struct ChoicesSeed<'s> {
+    pending: &'s mut VecDeque<ChatDelta>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ChoicesSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of choices")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(choice) = seq.next_element::<ChoiceWire<'de>>()? {
+            self.pending.push_back(choice.into_delta());
+        }
+        Ok(())
+    }
+}
+
+/// One choice of a chunk, borrowing its strings where it can.
+#[derive(Deserialize)]
+struct ChoiceWire<'a> {
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(borrow, default)]
+    delta: Option<DeltaWire<'a>>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    finish_reason: Option<FinishReason>,
+    #[serde(default)]
+    logprobs: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct DeltaWire<'a> {
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(borrow, default)]
+    content: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Text<'a>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallWire>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallWire {
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionCallDelta>,
+}
+
+impl ChoiceWire<'_> {
+    fn into_delta(self) -> ChatDelta {
+        let mut out = ChatDelta {
+            index: self.index.unwrap_or(0),
+            finish_reason: self.finish_reason,
+            logprobs: self.logprobs,
+            ..ChatDelta::default()
+        };
+        if let Some(delta) = self.delta {
+            out.role = delta.role;
+            out.content = delta.content.and_then(Text::non_empty);
+            // One field or the other, never both: a server sending both sends the same text twice.
+            out.reasoning_content = delta
+                .reasoning_content
+                .and_then(Text::non_empty)
+                .or_else(|| delta.reasoning.and_then(Text::non_empty));
+            if let Some(calls) = delta.tool_calls {
+                out.tool_calls = calls
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(call, position)| ToolCallDelta {
+                        // Servers that omit `index` send one call per position.
+                        index: call.index.unwrap_or(position),
+                        id: call.id,
+                        kind: call.kind,
+                        function: call.function,
+                    })
+                    .collect();
+            }
+        }
+        out
+    }
+}

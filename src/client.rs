@@ -1,0 +1,600 @@
+//! [`Client`] and [`ClientBuilder`]: configuration, and the one place that sends HTTP requests.
+
+use std::fmt;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
+use ureq::http::{HeaderName, HeaderValue, Response};
+
+use crate::body::{map_io_error, ResponseBody};
+use crate::chat::{ChatCompletion, ChatRequest, ChatStream};
+use crate::error::{ApiError, Error, TimeoutKind, MAX_ERROR_BODY};
+use crate::sse::{SseDecoder, DEFAULT_MAX_EVENT_SIZE};
+
+/// SiliconFlow's API base URL, the default.
+pub const DEFAULT_BASE_URL: &str = "https://api.siliconflow.cn/v1";
+
+/// The environment variable [`Client::from_env`] reads the API key from.
+pub const API_KEY_ENV: &str = "SILICONFLOW_API_KEY";
+
+/// The environment variable [`Client::from_env`] reads an optional base URL from.
+pub const BASE_URL_ENV: &str = "SILICONFLOW_BASE_URL";
+
+/// Default connect timeout (TCP and TLS): 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time from sending a request to its response headers: 10 minutes, long enough for a slow
+/// non-streamed reasoning answer.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Default longest silence between two reads of a streamed body: 2 minutes. A healthy stream sends tokens
+/// (or keep-alive comments) far more often, however long it runs in total; a stalled one fails after this.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The API key, kept out of every `Debug` and `Display`.
+#[derive(Clone)]
+struct Secret(HeaderValue);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A blocking client for SiliconFlow's OpenAI-compatible API, or any server that speaks the same protocol.
+///
+/// Cheap to clone and `Send + Sync`: every clone shares one connection pool, so a program can run many
+/// streams from its own threads. The client itself never spawns a thread.
+///
+/// ```no_run
+/// use siliconflow::{ChatRequest, Client, Message};
+///
+/// let client = Client::from_env()?; // SILICONFLOW_API_KEY, optional SILICONFLOW_BASE_URL
+/// let request = ChatRequest::new("deepseek-ai/DeepSeek-R1", vec![Message::user("你好")]);
+/// let mut stream = client.chat_stream(&request)?;
+/// for delta in &mut stream {
+///     let delta = delta?;
+///     if let Some(text) = &delta.reasoning_content {
+///         print!("{text}");
+///     }
+///     if let Some(text) = &delta.content {
+///         print!("{text}");
+///     }
+/// }
+/// println!("\n{} reasoning bytes, {} answer bytes", stream.reasoning_content().len(), stream.content().len());
+/// # Ok::<(), siliconflow::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    authorization: Secret,
+    base_url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    max_event_size: usize,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    idle_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("Client")
+            .field("base_url", &inner.base_url)
+            .field("api_key", &inner.authorization)
+            .field(
+                "headers",
+                &inner.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("connect_timeout", &inner.connect_timeout)
+            .field("response_timeout", &inner.response_timeout)
+            .field("idle_timeout", &inner.idle_timeout)
+            .field("max_event_size", &inner.max_event_size)
+            .finish()
+    }
+}
+
+/// Configures a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use siliconflow::Client;
+///
+/// let client = Client::builder()
+///     .api_key("sk-example")
+///     .base_url("http://127.0.0.1:11434/v1") // Ollama, vLLM, DeepSeek, OpenAI, …
+///     .idle_timeout(Some(Duration::from_secs(60)))
+///     .header("x-team", "research")
+///     .build()?;
+/// assert!(!format!("{client:?}").contains("sk-example"));
+/// # Ok::<(), siliconflow::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientBuilder {
+    api_key: Option<String>,
+    base_url: Option<String>,
+    user_agent: String,
+    headers: Vec<(String, String)>,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_event_size: usize,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("user_agent", &self.user_agent)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_event_size", &self.max_event_size)
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            api_key: None,
+            base_url: None,
+            user_agent: concat!("siliconflow-rust/", env!("CARGO_PKG_VERSION")).to_string(),
+            headers: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with no key, the default base URL and the default timeouts. It does not read the
+    /// environment; see [`ClientBuilder::from_env`].
+    pub fn new() -> Self {
+        ClientBuilder::default()
+    }
+
+    /// A builder with the key from `SILICONFLOW_API_KEY` and the base URL from `SILICONFLOW_BASE_URL`, when
+    /// they are set and not empty.
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        ClientBuilder {
+            api_key: var(API_KEY_ENV),
+            base_url: var(BASE_URL_ENV),
+            ..ClientBuilder::default()
+        }
+    }
+
+    /// The API key, sent as `Authorization: Bearer <key>`.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The base URL, up to and including the version: `https://api.siliconflow.cn/v1` (the default),
+    /// `https://api.deepseek.com/v1`, `http://127.0.0.1:11434/v1`, …
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The `User-Agent` header (default `siliconflow-rust/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// A header sent with every request (checked by [`build`](Self::build)).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long establishing a connection (TCP and TLS) may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the response headers may take to arrive after the request was sent.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// The longest silence allowed between two reads of a streamed body (`None`: wait forever). It restarts
+    /// with every read, so a steady stream of any total length never trips it.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The bound on one line or event of a stream, and on a whole JSON response body (default 8 MiB).
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.max_event_size = bytes.max(1);
+        self
+    }
+
+    /// Builds the client: checks the key, the base URL and the headers, and creates the connection pool.
+    pub fn build(self) -> Result<Client, Error> {
+        let key = self
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(Error::MissingApiKey)?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+            Error::InvalidConfig(
+                "the API key contains characters that cannot be sent in an HTTP header".to_string(),
+            )
+        })?;
+        authorization.set_sensitive(true);
+
+        let base_url = self
+            .base_url
+            .as_deref()
+            .unwrap_or(DEFAULT_BASE_URL)
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        let parsed = base_url.parse::<ureq::http::Uri>().map_err(|e| {
+            Error::InvalidConfig(format!("the base URL {base_url:?} is not a valid URL: {e}"))
+        })?;
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+            return Err(Error::InvalidConfig(format!(
+                "the base URL {base_url:?} must start with http:// or https:// and name a host"
+            )));
+        }
+
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::InvalidConfig(format!("{name:?} is not a valid HTTP header name"))
+            })?;
+            let header_value = HeaderValue::from_str(value).map_err(|_| {
+                Error::InvalidConfig(format!("the value of header {name:?} cannot be sent"))
+            })?;
+            headers.push((header_name, header_value));
+        }
+
+        // Only phase timeouts that do not make ureq resolve DNS on a spawned thread: no global, per-call
+        // or resolve timeout (see DESIGN.md, "Timeouts").
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .user_agent(self.user_agent.as_str())
+            .timeout_connect(Some(self.connect_timeout))
+            .timeout_recv_response(Some(self.response_timeout))
+            .build()
+            .into();
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                authorization: Secret(authorization),
+                base_url,
+                headers,
+                max_event_size: self.max_event_size,
+                connect_timeout: self.connect_timeout,
+                response_timeout: self.response_timeout,
+                idle_timeout: self.idle_timeout,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// A client configured from `SILICONFLOW_API_KEY` and the optional `SILICONFLOW_BASE_URL`.
+    ///
+    /// Fails with [`Error::MissingApiKey`] when the key is unset or empty.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env().build()
+    }
+
+    /// A builder for a client configured in code.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Sends `request` with `stream: true` and returns the stream of deltas, read on this thread as the
+    /// caller iterates.
+    ///
+    /// Errors before the stream starts: [`Error::Api`] for an HTTP error status (body parsed),
+    /// [`Error::Connect`], [`Error::Timeout`], [`Error::Transport`]. A server that answers with a whole
+    /// `application/json` completion instead of events gives a stream that replays it.
+    pub fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        let body = request.to_body(true)?;
+        let response = self.post("chat/completions", &body, true)?;
+        let status = response.status().as_u16();
+        let request_id = request_id(&response);
+        let is_json = is_json(&response);
+        let mut reader = response.into_body().into_reader();
+        if is_json {
+            let completion = self.read_completion(&mut reader, status, &request_id)?;
+            let decoder = SseDecoder::new(ResponseBody::new(reader));
+            return Ok(ChatStream::from_completion(
+                decoder, completion, status, request_id,
+            ));
+        }
+        let decoder =
+            SseDecoder::new(ResponseBody::new(reader)).with_max_event_size(self.inner.max_event_size);
+        Ok(ChatStream::from_decoder(decoder, status, request_id))
+    }
+
+    /// Sends `request` with `stream: false` and returns the whole completion.
+    ///
+    /// A server that answers with an event stream anyway is read to the end and accumulated.
+    pub fn chat(&self, request: &ChatRequest) -> Result<ChatCompletion, Error> {
+        let body = request.to_body(false)?;
+        let response = self.post("chat/completions", &body, false)?;
+        let status = response.status().as_u16();
+        let request_id = request_id(&response);
+        let is_sse = response
+            .body()
+            .mime_type()
+            .is_some_and(|m| m.eq_ignore_ascii_case("text/event-stream"));
+        let mut reader = response.into_body().into_reader();
+        if is_sse {
+            let decoder = SseDecoder::new(ResponseBody::new(reader))
+                .with_max_event_size(self.inner.max_event_size);
+            let mut stream = ChatStream::from_decoder(decoder, status, request_id);
+            for delta in &mut stream {
+                delta?;
+            }
+            return Ok(stream.into_completion());
+        }
+        self.read_completion(&mut reader, status, &request_id)
+    }
+
+    /// Reads a JSON body (bounded) that should be a completion; an error object in it is an error.
+    fn read_completion(
+        &self,
+        reader: &mut ureq::BodyReader<'static>,
+        status: u16,
+        request_id: &Option<String>,
+    ) -> Result<ChatCompletion, Error> {
+        let limit = self.inner.max_event_size;
+        let mut body = Vec::new();
+        reader
+            .take(limit as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| read_failed(map_io_error(e)))?;
+        if body.len() > limit {
+            return Err(Error::EventTooLarge { limit });
+        }
+        let malformed = |source| Error::MalformedChunk {
+            event: 0,
+            data: crate::error::truncate(&String::from_utf8_lossy(&body), 512),
+            source,
+        };
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(malformed)?;
+        if let serde_json::Value::Object(map) = &value {
+            if ApiError::is_error_payload(map) {
+                let mut error = ApiError::parse(status, &body);
+                error.request_id.clone_from(request_id);
+                return Err(Error::Api(error));
+            }
+        }
+        serde_json::from_value(value).map_err(malformed)
+    }
+
+    /// Sends a POST with a JSON body; turns HTTP error statuses into [`Error::Api`] with the body parsed.
+    fn post(&self, path: &str, body: &[u8], stream: bool) -> Result<Response<ureq::Body>, Error> {
+        let inner = &self.inner;
+        let url = format!("{}/{}", inner.base_url, path);
+        let mut request = inner
+            .agent
+            .post(&url)
+            .header(AUTHORIZATION, inner.authorization.0.clone())
+            .header(CONTENT_TYPE, "application/json");
+        request = if stream {
+            // Per-read timeout: a stalled stream fails, a long steady one does not. `identity`: no
+            // compression layer may hold text back.
+            request
+                .header(ACCEPT, "text/event-stream")
+                .header(ACCEPT_ENCODING, "identity")
+                .config()
+                .timeout_per_read(inner.idle_timeout)
+                .build()
+        } else {
+            request.header(ACCEPT, "application/json")
+        };
+        for (name, value) in &inner.headers {
+            request = request.header(name, value);
+        }
+        let response = request.send(body).map_err(send_error)?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        Err(Error::Api(api_error(response)))
+    }
+}
+
+/// Reads (a bounded prefix of) an error response's body and parses it.
+fn api_error(response: Response<ureq::Body>) -> ApiError {
+    let status = response.status().as_u16();
+    let request_id = request_id(&response);
+    let retry_after = retry_after(&response);
+    let mut body = Vec::new();
+    // A body that fails half-way still has a useful prefix; the status is what matters.
+    let _ = response
+        .into_body()
+        .into_reader()
+        .take(MAX_ERROR_BODY as u64)
+        .read_to_end(&mut body);
+    let mut error = ApiError::parse(status, &body);
+    error.request_id = request_id;
+    error.retry_after = retry_after;
+    error
+}
+
+fn header<'r>(response: &'r Response<ureq::Body>, name: &str) -> Option<&'r str> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// `x-siliconcloud-trace-id`, else `x-request-id`.
+fn request_id(response: &Response<ureq::Body>) -> Option<String> {
+    header(response, "x-siliconcloud-trace-id")
+        .or_else(|| header(response, "x-request-id"))
+        .map(str::to_string)
+}
+
+/// `retry-after-ms`, else `Retry-After` in seconds.
+fn retry_after(response: &Response<ureq::Body>) -> Option<Duration> {
+    if let Some(ms) = header(response, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if ms.is_finite() && ms >= 0.0 {
+            return Some(Duration::from_secs_f64(ms / 1000.0));
+        }
+    }
+    let seconds = header(response, "retry-after")?.parse::<f64>().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+fn is_json(response: &Response<ureq::Body>) -> bool {
+    response
+        .body()
+        .mime_type()
+        .is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
+}
+
+fn read_failed(error: std::io::Error) -> Error {
+    if error.kind() == std::io::ErrorKind::TimedOut {
+        return Error::Timeout(TimeoutKind::Idle);
+    }
+    Error::Transport {
+        source: Box::new(error),
+    }
+}
+
+/// Maps a failure to send a request or receive its headers.
+fn send_error(error: ureq::Error) -> Error {
+    use std::io::ErrorKind as Kind;
+    use ureq::Timeout;
+    match error {
+        ureq::Error::Timeout(Timeout::Connect | Timeout::Resolve) => {
+            Error::Timeout(TimeoutKind::Connect)
+        }
+        ureq::Error::Timeout(_) => Error::Timeout(TimeoutKind::Response),
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                Kind::ConnectionRefused
+                    | Kind::AddrNotAvailable
+                    | Kind::NetworkUnreachable
+                    | Kind::HostUnreachable
+                    | Kind::NotFound
+            ) =>
+        {
+            Error::Connect {
+                source: Box::new(e),
+            }
+        }
+        ureq::Error::Io(e) if e.kind() == Kind::TimedOut => Error::Timeout(TimeoutKind::Response),
+        e @ (ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::TlsRequired) => Error::Connect {
+            source: Box::new(e),
+        },
+        e @ (ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl) => {
+            Error::InvalidConfig(e.to_string())
+        }
+        other => Error::Transport {
+            source: Box::new(other),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_blank_keys_are_errors() {
+        assert!(matches!(Client::builder().build(), Err(Error::MissingApiKey)));
+        assert!(matches!(
+            Client::builder().api_key("  ").build(),
+            Err(Error::MissingApiKey)
+        ));
+    }
+
+    #[test]
+    fn key_with_a_newline_is_rejected_without_echoing_it() {
+        let err = Client::builder()
+            .api_key("sk-secret\nInjected: yes")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)));
+        assert!(!format!("{err} {err:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn bad_base_urls_and_headers_are_config_errors() {
+        for url in ["ftp://x/v1", "not a url", "http://", "api.siliconflow.cn/v1"] {
+            let err = Client::builder().api_key("k").base_url(url).build().unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig(_)), "{url}: {err:?}");
+        }
+        let err = Client::builder()
+            .api_key("k")
+            .header("bad header", "v")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)));
+    }
+
+    #[test]
+    fn base_url_is_normalised_and_defaults_to_siliconflow() {
+        let client = Client::builder().api_key("k").build().unwrap();
+        assert_eq!(client.base_url(), DEFAULT_BASE_URL);
+        let client = Client::builder()
+            .api_key("k")
+            .base_url("http://127.0.0.1:8080/v1/")
+            .build()
+            .unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:8080/v1");
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let builder = Client::builder().api_key("sk-do-not-print-me");
+        assert!(!format!("{builder:?}").contains("sk-do-not-print-me"));
+        let client = builder.build().unwrap();
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("sk-do-not-print-me"), "{debug}");
+        assert!(debug.contains("<redacted>"));
+    }
+
+    #[test]
+    fn client_is_send_sync_and_stream_is_send() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Client>();
+        send::<ChatStream>();
+        send_sync::<Error>();
+    }
+}

@@ -1,0 +1,386 @@
+//! [`Error`] and [`ApiError`]: every failure a caller can see.
+//!
+//! Every variant is matchable; none of them ever contains the API key, in `Display` or in `Debug`.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The most bytes of a response body kept in [`ApiError::body`] and parsed for its message.
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The most bytes of a malformed chunk kept in [`Error::MalformedChunk`].
+pub(crate) const MAX_SNIPPET: usize = 512;
+
+/// A boxed error source that is `Send + Sync`, so [`Error`] is too.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong while talking to the API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No API key was given to the builder and `SILICONFLOW_API_KEY` is unset or empty.
+    #[error("no API key: set SILICONFLOW_API_KEY or call ClientBuilder::api_key")]
+    MissingApiKey,
+
+    /// The client configuration or the request is invalid (a bad base URL, a header that cannot be sent, …).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    /// The server answered with an HTTP error status (4xx or 5xx); the body was read and parsed.
+    #[error("{0}")]
+    Api(ApiError),
+
+    /// The server sent an error inside a successful (2xx) event stream: an `error` event, or a chunk that is
+    /// an error object instead of a completion chunk. What was received before it stays readable on the
+    /// stream.
+    #[error("the server reported an error mid-stream: {0}")]
+    Stream(ApiError),
+
+    /// The connection could not be established (DNS, refused, TLS handshake, proxy).
+    #[error("could not connect: {source}")]
+    Connect {
+        /// The underlying failure.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A timeout fired; which one says what was slow.
+    #[error("{0} timed out")]
+    Timeout(TimeoutKind),
+
+    /// The HTTP exchange failed after connecting, outside any timeout: a protocol violation, a reset
+    /// before the response headers, a redirect that cannot be followed.
+    #[error("HTTP transport error: {source}")]
+    Transport {
+        /// The underlying failure.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The event stream ended before `[DONE]` while a choice had not finished, or the connection broke while
+    /// the body was being read. The text received so far stays readable on the stream. Never retried: the
+    /// server may have done (and billed) the work.
+    #[error("the stream was cut after {received} events: {reason}")]
+    StreamCut {
+        /// How many events had been received.
+        received: u64,
+        /// Why the stream is considered cut.
+        reason: String,
+        /// The I/O failure that ended the body, if it was not a clean end of input.
+        #[source]
+        source: Option<io::Error>,
+    },
+
+    /// A chunk (or a non-streaming body) is not the JSON this crate expects.
+    #[error("malformed chunk (event {event}): {source}; data: {data:?}")]
+    MalformedChunk {
+        /// The 1-based number of the event in the stream (0 for a non-streaming body).
+        event: u64,
+        /// The offending text, cut to at most 512 bytes.
+        data: String,
+        /// The JSON error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// One line or one event of the stream exceeded the configured size bound.
+    #[error("an event-stream line or event exceeded the {limit}-byte limit")]
+    EventTooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+    },
+
+    /// Serializing the request failed (for example a map key that is not a string in `extra`).
+    #[error("could not serialize the request: {0}")]
+    Serialize(#[source] serde_json::Error),
+}
+
+impl Error {
+    /// The server's error, for [`Error::Api`] and [`Error::Stream`].
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) | Error::Stream(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status for [`Error::Api`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a timeout of any kind.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout(_))
+    }
+}
+
+/// Which timeout fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// Establishing the connection (TCP and TLS) took longer than the connect timeout.
+    Connect,
+    /// The response headers did not arrive within the response timeout after the request was sent.
+    Response,
+    /// No byte of the body arrived for longer than the idle timeout (a stalled stream).
+    Idle,
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Connect => "connecting",
+            TimeoutKind::Response => "waiting for the response headers",
+            TimeoutKind::Idle => "waiting for the next bytes of the body (idle)",
+        })
+    }
+}
+
+/// An error reported by the server: an HTTP error status, or an error inside an event stream.
+///
+/// The body parser understands OpenAI's `{"error":{"message","type","param","code"}}`, SiliconFlow's
+/// `{"code":20012,"message":"…","data":null}`, a bare JSON string such as `"Invalid token"`, a
+/// `{"detail": …}` object, and plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status of the response (200 for an error sent inside an event stream).
+    pub status: u16,
+    /// The provider's error code, as text (`"20012"`, `"invalid_request_error"`), when the body has one.
+    pub code: Option<String>,
+    /// The human-readable message: from the body, or the status's reason when the body has none.
+    pub message: String,
+    /// OpenAI-style `type`, when given.
+    pub error_type: Option<String>,
+    /// OpenAI-style `param`, when given.
+    pub param: Option<String>,
+    /// The raw body (or event data), cut to at most 64 KiB.
+    pub body: String,
+    /// The `x-siliconcloud-trace-id` header, else `x-request-id`: quote it to support.
+    pub request_id: Option<String>,
+    /// The delay the server asked for before a retry (`retry-after-ms` or `Retry-After` in seconds).
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// Parses an error body of any of the supported shapes.
+    ///
+    /// ```
+    /// use siliconflow::ApiError;
+    ///
+    /// let e = ApiError::parse(403, br#"{"code":30001,"message":"Sorry, your account balance is insufficient","data":null}"#);
+    /// assert_eq!(e.code.as_deref(), Some("30001"));
+    /// assert_eq!(e.message, "Sorry, your account balance is insufficient");
+    ///
+    /// let e = ApiError::parse(401, br#""Invalid token""#);
+    /// assert_eq!(e.message, "Invalid token");
+    /// ```
+    pub fn parse(status: u16, body: &[u8]) -> ApiError {
+        let body = &body[..body.len().min(MAX_ERROR_BODY)];
+        let text = String::from_utf8_lossy(body);
+        let mut error = ApiError {
+            status,
+            code: None,
+            message: String::new(),
+            error_type: None,
+            param: None,
+            body: text.trim().to_string(),
+            request_id: None,
+            retry_after: None,
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => {
+                let inner = match map.get("error") {
+                    Some(Value::Object(inner)) => Some(inner),
+                    Some(Value::String(message)) => {
+                        error.message = message.clone();
+                        None
+                    }
+                    _ => None,
+                };
+                let fields = inner.unwrap_or(&map);
+                if error.message.is_empty() {
+                    error.message = fields
+                        .get("message")
+                        .or_else(|| fields.get("detail"))
+                        .or_else(|| fields.get("msg"))
+                        .map(text_of)
+                        .unwrap_or_default();
+                }
+                error.code = fields.get("code").and_then(scalar);
+                error.error_type = fields.get("type").and_then(scalar);
+                error.param = fields.get("param").and_then(scalar);
+            }
+            Ok(Value::String(message)) => error.message = message,
+            Ok(_) | Err(_) => error.message = error.body.clone(),
+        }
+        if error.message.is_empty() {
+            error.message = reason(status).to_string();
+        }
+        error
+    }
+
+    /// Whether `value` (a parsed event payload) is an error rather than a chunk: an object with an `error`
+    /// key, or SiliconFlow's `code` + `message` with no `choices`.
+    pub(crate) fn is_error_payload(map: &serde_json::Map<String, Value>) -> bool {
+        matches!(map.get("error"), Some(v) if !v.is_null())
+            || (map.contains_key("message")
+                && map.contains_key("code")
+                && !map.contains_key("choices"))
+    }
+}
+
+/// A JSON scalar as text; `null`, arrays and objects give `None`.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A message field as text: strings as they are, anything else (FastAPI's `detail` list) as JSON.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "HTTP error",
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.message)?;
+        let mut extra = Vec::new();
+        if let Some(code) = &self.code {
+            extra.push(format!("code {code}"));
+        }
+        if let Some(kind) = &self.error_type {
+            extra.push(format!("type {kind}"));
+        }
+        if let Some(param) = &self.param {
+            extra.push(format!("param {param}"));
+        }
+        if let Some(id) = &self.request_id {
+            extra.push(format!("trace id {id}"));
+        }
+        if !extra.is_empty() {
+            write!(f, " ({})", extra.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_envelope() {
+        let body = std::fs::read("../shared/wire/deepseek-error-body.json")
+            .unwrap_or_else(|_| br#"{"error":{"message":"Model Not Exist","type":"invalid_request_error","param":null,"code":"invalid_request_error"}}"#.to_vec());
+        let e = ApiError::parse(400, &body);
+        assert_eq!(e.message, "Model Not Exist");
+        assert_eq!(e.error_type.as_deref(), Some("invalid_request_error"));
+        assert_eq!(e.code.as_deref(), Some("invalid_request_error"));
+        assert_eq!(e.param, None);
+    }
+
+    #[test]
+    fn siliconflow_shapes() {
+        let e = ApiError::parse(
+            400,
+            br#"{"code":20015,"message":"Value error, current model does not support parameter `enable_thinking`.","data":null}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("20015"));
+        assert!(e.message.contains("enable_thinking"));
+        let e = ApiError::parse(
+            429,
+            br#"{"message":"Request was rejected due to rate limiting. If you want more, please contact contact@siliconflow.cn. Details:TPM limit reached.","data":null}"#,
+        );
+        assert_eq!(e.code, None);
+        assert!(e.message.starts_with("Request was rejected"));
+    }
+
+    #[test]
+    fn bare_string_plain_text_and_empty() {
+        assert_eq!(ApiError::parse(401, br#""Api key is invalid""#).message, "Api key is invalid");
+        let e = ApiError::parse(404, b"404 page not found\n");
+        assert_eq!(e.message, "404 page not found");
+        assert_eq!(e.body, "404 page not found");
+        assert_eq!(ApiError::parse(502, b"").message, "Bad Gateway");
+        assert_eq!(ApiError::parse(599, b"  ").message, "HTTP error");
+    }
+
+    #[test]
+    fn error_string_and_detail() {
+        assert_eq!(ApiError::parse(500, br#"{"error":"boom"}"#).message, "boom");
+        assert_eq!(ApiError::parse(422, br#"{"detail":"bad field"}"#).message, "bad field");
+    }
+
+    #[test]
+    fn body_is_bounded() {
+        let big = vec![b'x'; MAX_ERROR_BODY * 3];
+        let e = ApiError::parse(500, &big);
+        assert_eq!(e.body.len(), MAX_ERROR_BODY);
+    }
+
+    #[test]
+    fn display_lists_details() {
+        let mut e = ApiError::parse(400, br#"{"code":20012,"message":"Model does not exist. Please check it carefully.","data":null}"#);
+        e.request_id = Some("trace-1".into());
+        assert_eq!(
+            e.to_string(),
+            "HTTP 400: Model does not exist. Please check it carefully. (code 20012, trace id trace-1)"
+        );
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        let s = "你好你好";
+        let t = truncate(s, 4);
+        assert!(t.starts_with("你…"));
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+}

@@ -1,0 +1,117 @@
+//! A blocking, thread-free client for [SiliconFlow](https://siliconflow.cn)'s OpenAI-compatible API, and for
+//! any server that speaks the same protocol (DeepSeek, OpenAI, vLLM, Ollama's `/v1`).
+//!
+//! Its heart is streaming chat. [`Client::chat_stream`] sends the request and returns a [`ChatStream`]:
+//! an [`Iterator`] of `Result<`[`ChatDelta`]`, `[`Error`]`>` that reads the server-sent-event body on
+//! **your** thread, hands out each delta as soon as its event has arrived, and accumulates the full answer
+//! and the full reasoning as it goes. No async runtime, no background threads: a command-line tool, a game
+//! loop or an FFI host can stream from a model with nothing but a socket and a parser between them.
+//!
+//! # Streaming a reasoning model
+//!
+//! ```no_run
+//! use std::io::Write;
+//! use siliconflow::{ChatRequest, Client, Message};
+//!
+//! let client = Client::from_env()?; // SILICONFLOW_API_KEY, optional SILICONFLOW_BASE_URL
+//! let request = ChatRequest::new("deepseek-ai/DeepSeek-R1", vec![Message::user("你好")]);
+//!
+//! let mut stream = client.chat_stream(&request)?;
+//! for delta in &mut stream {
+//!     let delta = delta?;
+//!     if let Some(text) = &delta.reasoning_content {
+//!         print!("{text}"); // the model thinking, as it thinks
+//!     }
+//!     if let Some(text) = &delta.content {
+//!         print!("{text}"); // the answer, as it is written
+//!     }
+//!     std::io::stdout().flush().ok();
+//! }
+//! let full_content = stream.content();
+//! let full_reasoning = stream.reasoning_content();
+//! if let Some(usage) = stream.usage() {
+//!     println!("\n{} tokens ({} reasoning)", usage.total_tokens, usage.reasoning_tokens().unwrap_or(0));
+//! }
+//! # let _ = (full_content, full_reasoning);
+//! # Ok::<(), siliconflow::Error>(())
+//! ```
+//!
+//! # The same decoder over any reader
+//!
+//! [`ChatStream::from_reader`] runs the decoder over any [`std::io::BufRead`]: a recorded body, a file, a
+//! test fixture.
+//!
+//! ```
+//! use siliconflow::{ChatStream, FinishReason};
+//!
+//! let recorded = concat!(
+//!     ": keep-alive\n\n",
+//!     "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"reasoning_content\":\"Greet back.\"}}]}\n\n",
+//!     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"你好！\"},\"finish_reason\":\"stop\"}],",
+//!     "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":5,\"total_tokens\":9}}\n\n",
+//!     "data: [DONE]\n\n",
+//! );
+//! let mut stream = ChatStream::from_reader(recorded.as_bytes());
+//! let deltas = stream.by_ref().collect::<Result<Vec<_>, _>>()?;
+//! assert_eq!(deltas.len(), 2);
+//! assert_eq!(stream.content(), "你好！");
+//! assert_eq!(stream.reasoning_content(), "Greet back.");
+//! assert_eq!(stream.finish_reason(), Some(&FinishReason::Stop));
+//! assert_eq!(stream.usage().map(|u| u.total_tokens), Some(9));
+//! let completion = stream.into_completion();
+//! assert_eq!(completion.content(), "你好！");
+//! # Ok::<(), siliconflow::Error>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Every failure is a variant of [`Error`]: an HTTP error status is [`Error::Api`] with the server's
+//! [`ApiError`] (status, provider code, message, trace id); an error sent inside a stream is
+//! [`Error::Stream`]; a stream that ends before `[DONE]` with a choice unfinished is [`Error::StreamCut`];
+//! timeouts are [`Error::Timeout`] with the [`TimeoutKind`]. After an error the stream is fused and what
+//! arrived before it stays readable:
+//!
+//! ```
+//! use siliconflow::{ChatStream, Error};
+//!
+//! let cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Half an ans\"}}]}\n\n";
+//! let mut stream = ChatStream::from_reader(cut.as_bytes());
+//! assert!(stream.next().unwrap().is_ok());
+//! assert!(matches!(stream.next(), Some(Err(Error::StreamCut { .. }))));
+//! assert!(stream.next().is_none());
+//! assert_eq!(stream.content(), "Half an ans");
+//! ```
+//!
+//! # Other servers
+//!
+//! Point the client at any OpenAI-compatible `/v1`:
+//!
+//! ```
+//! let client = siliconflow::Client::builder()
+//!     .api_key("ollama")
+//!     .base_url("http://127.0.0.1:11434/v1")
+//!     .build()?;
+//! # Ok::<(), siliconflow::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod body;
+pub mod chat;
+mod client;
+mod error;
+mod serde_util;
+pub mod sse;
+
+pub use body::ResponseBody;
+pub use chat::{
+    ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
+    ContentPart, FinishReason, FunctionCall, FunctionCallDelta, FunctionDefinition, MediaUrl, Message,
+    PromptTokensDetails, ResponseFormat, Role, Stop, StreamChoice, StreamEnd, StreamOptions, Tool,
+    ToolCall, ToolCallDelta, ToolChoice, Usage,
+};
+pub use client::{
+    Client, ClientBuilder, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
+};
+pub use error::{ApiError, BoxError, Error, TimeoutKind};

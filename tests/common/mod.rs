@@ -1,0 +1,140 @@
+//! Test helpers: a raw TCP server for cases mockito cannot express, and small builders.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread::JoinHandle;
+
+use siliconflow::{ChatRequest, Client, Message};
+
+pub const KEY: &str = "sk-test-KEY-0123456789-must-never-leak";
+
+/// A client for `base` (`http://127.0.0.1:PORT/v1`) with the recognisable test key.
+pub fn client(base: &str) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(base)
+        .build()
+        .expect("client")
+}
+
+pub fn request() -> ChatRequest {
+    ChatRequest::new("deepseek-ai/DeepSeek-R1", vec![Message::user("你好")])
+}
+
+/// One `data:` event with a content delta for choice 0.
+pub fn content_event(text: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+    )
+}
+
+/// One `data:` event with a reasoning delta for choice 0.
+pub fn reasoning_event(text: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        serde_json::json!({"choices": [{"index": 0, "delta": {"content": null, "reasoning_content": text}}]})
+    )
+}
+
+/// The finish event of choice 0.
+pub fn finish_event(reason: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
+    )
+}
+
+/// The request as the raw server saw it.
+#[derive(Debug, Default, Clone)]
+pub struct SeenRequest {
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+/// Reads one HTTP request (head and Content-Length body) from `reader`; `None` when the peer closed.
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<SeenRequest> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let end = line == "\r\n";
+        head.push_str(&line);
+        if end {
+            break;
+        }
+    }
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(SeenRequest { head, body })
+}
+
+/// A raw server on 127.0.0.1 that accepts `connections` connections, reads one request on each, and
+/// hands the request and the socket to `respond`. Returns the base URL and the thread (joined by the test
+/// to collect what the server saw).
+pub fn raw_server<F>(connections: usize, respond: F) -> (String, JoinHandle<Vec<SeenRequest>>)
+where
+    F: Fn(usize, &SeenRequest, &mut TcpStream) + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for n in 0..connections {
+            let Ok((stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let Some(request) = read_request(&mut reader) else {
+                continue;
+            };
+            let mut stream = stream;
+            respond(n, &request, &mut stream);
+            seen.push(request);
+        }
+        seen
+    });
+    (base, handle)
+}
+
+/// Writes a status line and headers for an event stream of the given framing.
+pub fn write_sse_head(stream: &mut TcpStream, framing: &str) {
+    let framing = match framing {
+        "chunked" => "Transfer-Encoding: chunked\r\n",
+        _ => "Connection: close\r\n",
+    };
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nx-siliconcloud-trace-id: raw-1\r\n{framing}\r\n"
+    )
+    .expect("head");
+    stream.flush().expect("flush");
+}
+
+/// Writes `data` as one HTTP chunk.
+pub fn write_chunk(stream: &mut TcpStream, data: &str) {
+    write!(stream, "{:x}\r\n{data}\r\n", data.len()).expect("chunk");
+    stream.flush().expect("flush");
+}
+
+/// The number of threads of this process (Linux).
+pub fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:").map(|n| n.trim().parse().ok()))?
+        })
+        .unwrap_or(0)
+}
