@@ -138,3 +138,38 @@ pub fn thread_count() -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A reader that returns at most the next size of `splits` (cycling) per read.
+pub struct Split {
+    data: Vec<u8>,
+    pos: usize,
+    splits: Vec<usize>,
+    n: usize,
+}
+
+impl Read for Split {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let want = self.splits[self.n % self.splits.len()].max(1);
+        self.n += 1;
+        let len = want.min(out.len()).min(self.data.len() - self.pos);
+        out[..len].copy_from_slice(&self.data[self.pos..self.pos + len]);
+        self.pos += len;
+        Ok(len)
+    }
+}
+
+/// `data` behind a small `BufReader` whose reads are cut at `splits`.
+pub fn split_reader(data: &[u8], splits: &[usize]) -> BufReader<Split> {
+    BufReader::with_capacity(
+        64,
+        Split {
+            data: data.to_vec(),
+            pos: 0,
+            splits: splits.to_vec(),
+            n: 0,
+        },
+    )
+}
+
+/// The read splits every decoder case is run at: whole body, one byte, and irregular cuts.
+pub const SPLITS: &[&[usize]] = &[&[usize::MAX], &[1], &[2], &[3, 1, 4, 1, 5, 9, 2, 6], &[7, 13, 1]];
