@@ -333,8 +333,8 @@ impl Client {
                 decoder, completion, status, request_id,
             ));
         }
-        let decoder =
-            SseDecoder::new(ResponseBody::new(reader)).with_max_event_size(self.inner.max_event_size);
+        let decoder = SseDecoder::new(ResponseBody::new(reader))
+            .with_max_event_size(self.inner.max_event_size);
         Ok(ChatStream::from_decoder(decoder, status, request_id))
     }
 
@@ -389,7 +389,7 @@ impl Client {
             if ApiError::is_error_payload(map) {
                 let mut error = ApiError::parse(status, &body);
                 error.request_id.clone_from(request_id);
-                return Err(Error::Api(error));
+                return Err(Error::Api(Box::new(error)));
             }
         }
         serde_json::from_value(value).map_err(malformed)
@@ -424,7 +424,7 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(response);
         }
-        Err(Error::Api(api_error(response)))
+        Err(Error::Api(Box::new(api_error(response))))
     }
 }
 
@@ -536,7 +536,10 @@ mod tests {
 
     #[test]
     fn missing_and_blank_keys_are_errors() {
-        assert!(matches!(Client::builder().build(), Err(Error::MissingApiKey)));
+        assert!(matches!(
+            Client::builder().build(),
+            Err(Error::MissingApiKey)
+        ));
         assert!(matches!(
             Client::builder().api_key("  ").build(),
             Err(Error::MissingApiKey)
@@ -555,8 +558,17 @@ mod tests {
 
     #[test]
     fn bad_base_urls_and_headers_are_config_errors() {
-        for url in ["ftp://x/v1", "not a url", "http://", "api.siliconflow.cn/v1"] {
-            let err = Client::builder().api_key("k").base_url(url).build().unwrap_err();
+        for url in [
+            "ftp://x/v1",
+            "not a url",
+            "http://",
+            "api.siliconflow.cn/v1",
+        ] {
+            let err = Client::builder()
+                .api_key("k")
+                .base_url(url)
+                .build()
+                .unwrap_err();
             assert!(matches!(err, Error::InvalidConfig(_)), "{url}: {err:?}");
         }
         let err = Client::builder()

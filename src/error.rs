@@ -31,13 +31,13 @@ pub enum Error {
 
     /// The server answered with an HTTP error status (4xx or 5xx); the body was read and parsed.
     #[error("{0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
 
     /// The server sent an error inside a successful (2xx) event stream: an `error` event, or a chunk that is
     /// an error object instead of a completion chunk. What was received before it stays readable on the
     /// stream.
     #[error("the server reported an error mid-stream: {0}")]
-    Stream(ApiError),
+    Stream(Box<ApiError>),
 
     /// The connection could not be established (DNS, refused, TLS handshake, proxy).
     #[error("could not connect: {source}")]
@@ -345,7 +345,10 @@ mod tests {
 
     #[test]
     fn bare_string_plain_text_and_empty() {
-        assert_eq!(ApiError::parse(401, br#""Api key is invalid""#).message, "Api key is invalid");
+        assert_eq!(
+            ApiError::parse(401, br#""Api key is invalid""#).message,
+            "Api key is invalid"
+        );
         let e = ApiError::parse(404, b"404 page not found\n");
         assert_eq!(e.message, "404 page not found");
         assert_eq!(e.body, "404 page not found");
@@ -356,7 +359,10 @@ mod tests {
     #[test]
     fn error_string_and_detail() {
         assert_eq!(ApiError::parse(500, br#"{"error":"boom"}"#).message, "boom");
-        assert_eq!(ApiError::parse(422, br#"{"detail":"bad field"}"#).message, "bad field");
+        assert_eq!(
+            ApiError::parse(422, br#"{"detail":"bad field"}"#).message,
+            "bad field"
+        );
     }
 
     #[test]

@@ -106,12 +106,17 @@ pub mod sse;
 pub use body::ResponseBody;
 pub use chat::{
     ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
-    ContentPart, FinishReason, FunctionCall, FunctionCallDelta, FunctionDefinition, MediaUrl, Message,
-    PromptTokensDetails, ResponseFormat, Role, Stop, StreamChoice, StreamEnd, StreamOptions, Tool,
-    ToolCall, ToolCallDelta, ToolChoice, Usage,
+    ContentPart, FinishReason, FunctionCall, FunctionCallDelta, FunctionDefinition, MediaUrl,
+    Message, PromptTokensDetails, ResponseFormat, Role, Stop, StreamChoice, StreamEnd,
+    StreamOptions, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
 pub use client::{
     Client, ClientBuilder, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
 };
 pub use error::{ApiError, BoxError, Error, TimeoutKind};
+
+/// The README's examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -80,7 +80,10 @@ impl fmt::Display for SseError {
         match self {
             SseError::Io(e) => write!(f, "reading the event stream failed: {e}"),
             SseError::TooLarge { limit } => {
-                write!(f, "an event-stream line or event exceeded the {limit}-byte limit")
+                write!(
+                    f,
+                    "an event-stream line or event exceeded the {limit}-byte limit"
+                )
             }
         }
     }
@@ -149,19 +152,15 @@ impl EventState {
                 self.event.clear();
                 self.event.push_str(&utf8(value));
             }
-            b"id" => {
-                if !value.contains(&0) {
-                    let id = self.id.get_or_insert_with(String::new);
-                    id.clear();
-                    id.push_str(&utf8(value));
-                }
+            b"id" if !value.contains(&0) => {
+                let id = self.id.get_or_insert_with(String::new);
+                id.clear();
+                id.push_str(&utf8(value));
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    // Digits only; a value too large for u64 is ignored like any invalid one.
-                    self.retry = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|s| s.parse().ok());
+            // Digits only; a value too large for u64 is ignored like any invalid one.
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                if let Some(retry) = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok()) {
+                    self.retry = Some(retry);
                 }
             }
             _ => {}
@@ -407,9 +406,10 @@ mod tests {
 
     #[test]
     fn line_endings_lf_crlf_cr_mixed() {
-        assert_eq!(data("data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: d\n\r\n"), [
-            "a", "b", "c", "d"
-        ]);
+        assert_eq!(
+            data("data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: d\n\r\n"),
+            ["a", "b", "c", "d"]
+        );
     }
 
     #[test]
@@ -467,9 +467,17 @@ mod tests {
         assert_eq!(events[0].2.as_deref(), Some("7"));
         assert_eq!(events[0].3, Some(1500));
         assert_eq!(events[1].2.as_deref(), Some("7"));
-        assert_eq!(events[2].2.as_deref(), Some(""), "`id` with no value resets it");
+        assert_eq!(
+            events[2].2.as_deref(),
+            Some(""),
+            "`id` with no value resets it"
+        );
         assert_eq!(events[2].3, Some(1500), "invalid retry ignored");
-        assert_eq!(events[3].2.as_deref(), Some(""), "id containing NUL ignored");
+        assert_eq!(
+            events[3].2.as_deref(),
+            Some(""),
+            "id containing NUL ignored"
+        );
     }
 
     #[test]
@@ -477,7 +485,11 @@ mod tests {
         let body = b"\xEF\xBB\xBFdata: a\n\n";
         assert_eq!(decode(body)[0].1, "a");
         // Only one BOM is skipped; a BOM-like prefix that is not a BOM stays.
-        assert_eq!(decode(b"\xEF\xBBdata: a\n\n").len(), 0, "field name is not `data`");
+        assert_eq!(
+            decode(b"\xEF\xBBdata: a\n\n").len(),
+            0,
+            "field name is not `data`"
+        );
         assert_eq!(decode(b"data: \xEF\xBB\xBFa\n\n")[0].1, "\u{feff}a");
     }
 
@@ -522,7 +534,11 @@ mod tests {
                 Err(SseError::TooLarge { limit: 1000 }) => {}
                 other => panic!("expected TooLarge, got {other:?}"),
             }
-            assert!(decoder.bytes_read() < 2000, "stopped early: {}", decoder.bytes_read());
+            assert!(
+                decoder.bytes_read() < 2000,
+                "stopped early: {}",
+                decoder.bytes_read()
+            );
         }
     }
 
@@ -564,6 +580,8 @@ mod tests {
             }
         }
         let mut decoder = SseDecoder::new(BufReader::new(Fail));
-        assert!(matches!(decoder.next_event(), Err(SseError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset));
+        assert!(
+            matches!(decoder.next_event(), Err(SseError::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset)
+        );
     }
 }

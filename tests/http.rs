@@ -162,7 +162,10 @@ fn x_request_id_is_the_fallback_trace_id_and_retry_after_is_read() {
         panic!()
     };
     assert_eq!(e.retry_after, Some(Duration::from_millis(250)));
-    assert_eq!(e.message, "Service Unavailable", "empty body: the reason phrase");
+    assert_eq!(
+        e.message, "Service Unavailable",
+        "empty body: the reason phrase"
+    );
 }
 
 /// No buffering: the first delta reaches the caller before the server has even written the second event.
@@ -316,7 +319,10 @@ fn streaming_request_answered_with_a_json_completion() {
     let deltas: Vec<_> = stream.by_ref().collect::<Result<_, _>>().unwrap();
     assert_eq!(deltas.len(), 1);
     assert_eq!(deltas[0].content.as_deref(), Some("whole answer"));
-    assert_eq!(deltas[0].reasoning_content.as_deref(), Some("whole thought"));
+    assert_eq!(
+        deltas[0].reasoning_content.as_deref(),
+        Some("whole thought")
+    );
     assert_eq!(stream.content(), "whole answer");
     assert_eq!(stream.reasoning_content(), "whole thought");
     assert_eq!(stream.usage().unwrap().total_tokens, 3);
@@ -374,7 +380,9 @@ fn non_streaming_chat_answered_with_an_event_stream_is_accumulated() {
     let _mock = server
         .mock("POST", "/v1/chat/completions")
         .with_header("content-type", "text/event-stream")
-        .with_body(reasoning_event("r") + &content_event("c") + &finish_event("stop") + "data: [DONE]\n\n")
+        .with_body(
+            reasoning_event("r") + &content_event("c") + &finish_event("stop") + "data: [DONE]\n\n",
+        )
         .create();
     let completion = mock_client(&server).chat(&request()).unwrap();
     assert_eq!(completion.content(), "c");
@@ -432,7 +440,11 @@ fn stalled_stream_fails_with_an_idle_timeout_after_the_first_delta() {
         matches!(error, Error::Timeout(TimeoutKind::Idle)),
         "{error:?}"
     );
-    assert!(start.elapsed() < Duration::from_millis(1300), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1300),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(stream.content(), "before the stall");
     assert!(stream.next().is_none());
     drop(stream);
@@ -495,7 +507,10 @@ fn chunked_body_cut_mid_chunk() {
         stream.flush().unwrap();
     });
     let mut stream = client(&base).chat_stream(&request()).unwrap();
-    assert_eq!(stream.next().unwrap().unwrap().content.as_deref(), Some("kept"));
+    assert_eq!(
+        stream.next().unwrap().unwrap().content.as_deref(),
+        Some("kept")
+    );
     let error = stream.next().unwrap().unwrap_err();
     assert!(matches!(error, Error::StreamCut { .. }), "{error:?}");
     assert_eq!(stream.content(), "kept");

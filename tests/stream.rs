@@ -51,7 +51,11 @@ fn run_with(body: &[u8], splits: &[usize]) -> Run {
 fn run(body: &str) -> Run {
     let whole = run_with(body.as_bytes(), SPLITS[0]);
     for splits in &SPLITS[1..] {
-        assert_eq!(run_with(body.as_bytes(), splits), whole, "splits {splits:?}");
+        assert_eq!(
+            run_with(body.as_bytes(), splits),
+            whole,
+            "splits {splits:?}"
+        );
     }
     whole
 }
@@ -154,7 +158,10 @@ fn siliconflow_error_payload_mid_stream() {
     match stream.next() {
         Some(Err(Error::Stream(e))) => {
             assert_eq!(e.code.as_deref(), Some("50505"));
-            assert_eq!(e.message, "Model service overloaded. Please try again later.");
+            assert_eq!(
+                e.message,
+                "Model service overloaded. Please try again later."
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -170,9 +177,14 @@ fn siliconflow_error_payload_mid_stream() {
 #[test]
 fn cut_streams_keep_their_text() {
     // Body ends mid-event (no blank line): the partial event is discarded, the stream is cut.
-    let body = reasoning_event("think") + &content_event("ans") + "data: {\"choices\":[{\"index\":0,\"de";
+    let body =
+        reasoning_event("think") + &content_event("ans") + "data: {\"choices\":[{\"index\":0,\"de";
     let run = run(&body);
-    assert!(run.error.as_deref().unwrap().starts_with("StreamCut"), "{:?}", run.error);
+    assert!(
+        run.error.as_deref().unwrap().starts_with("StreamCut"),
+        "{:?}",
+        run.error
+    );
     assert_eq!(run.content, "ans");
     assert_eq!(run.reasoning, "think");
 }
@@ -183,7 +195,11 @@ fn malformed_json_names_the_chunk_bounded() {
     let mut stream = ChatStream::from_reader(Cursor::new(content_event("ok") + &long));
     assert!(stream.next().unwrap().is_ok());
     match stream.next() {
-        Some(Err(Error::MalformedChunk { event, data, source })) => {
+        Some(Err(Error::MalformedChunk {
+            event,
+            data,
+            source,
+        })) => {
             assert_eq!(event, 2);
             assert!(data.starts_with("{\"choices\": xxx"));
             assert!(data.len() < 600, "bounded: {}", data.len());
@@ -192,7 +208,14 @@ fn malformed_json_names_the_chunk_bounded() {
         }
         other => panic!("{other:?}"),
     }
-    for bad in ["42", "[1,2]", "\"text\"", "{\"choices\": 3}", "{\"choices\":[{\"delta\":{\"content\":5}}]}", "{} trailing"] {
+    for bad in [
+        "42",
+        "[1,2]",
+        "\"text\"",
+        "{\"choices\": 3}",
+        "{\"choices\":[{\"delta\":{\"content\":5}}]}",
+        "{} trailing",
+    ] {
         let mut stream = ChatStream::from_reader(Cursor::new(format!("data: {bad}\n\n")));
         assert!(
             matches!(stream.next(), Some(Err(Error::MalformedChunk { .. }))),
@@ -251,10 +274,16 @@ fn several_choices_accumulate_apart_and_all_must_finish() {
         "data: {}\n\n",
         json!({"choices": [{"index": 0, "delta": {"content": "A"}}, {"index": 1, "delta": {"content": "B"}}]})
     );
-    let body = two.clone() + &chunk(1, "b", None) + &chunk(0, "a", Some("stop")) + &chunk(1, "!", Some("length"));
+    let body = two.clone()
+        + &chunk(1, "b", None)
+        + &chunk(0, "a", Some("stop"))
+        + &chunk(1, "!", Some("length"));
     let mut stream = ChatStream::from_reader(body.as_bytes());
     let deltas: Vec<_> = stream.by_ref().collect::<Result<_, _>>().unwrap();
-    assert_eq!(deltas.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 1, 0, 1]);
+    assert_eq!(
+        deltas.iter().map(|d| d.index).collect::<Vec<_>>(),
+        [0, 1, 1, 0, 1]
+    );
     assert_eq!(stream.content(), "Aa");
     let choices = stream.choices();
     assert_eq!(choices[1].content(), "Bb!");
@@ -290,7 +319,11 @@ fn tool_calls_merge_by_index_and_nulls_never_overwrite() {
     assert_eq!(
         run.tool_calls,
         [
-            ToolCall::function("functions.get_weather:0", "get_weather", "{\"city\": \"Paris\"}"),
+            ToolCall::function(
+                "functions.get_weather:0",
+                "get_weather",
+                "{\"city\": \"Paris\"}"
+            ),
             ToolCall::function("0123456789abcdef0123456789abcdef", "get_time", "{}"),
         ]
     );
@@ -323,7 +356,14 @@ fn usage_is_the_latest_and_null_does_not_erase_it() {
     let mut stream = ChatStream::from_reader(body.as_bytes());
     assert_eq!(stream.by_ref().count(), 2);
     let usage = stream.usage().unwrap();
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (3, 2, 5));
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens
+        ),
+        (3, 2, 5)
+    );
     assert_eq!(usage.reasoning_tokens(), Some(0));
 }
 
@@ -360,9 +400,13 @@ fn into_completion_after_an_error_keeps_what_arrived() {
 #[test]
 fn oversized_event_is_an_error() {
     let big = content_event(&"x".repeat(10_000));
-    let mut stream = ChatStream::from_reader_with_limit(Cursor::new(content_event("ok") + &big), 1024);
+    let mut stream =
+        ChatStream::from_reader_with_limit(Cursor::new(content_event("ok") + &big), 1024);
     assert!(stream.next().unwrap().is_ok());
-    assert!(matches!(stream.next(), Some(Err(Error::EventTooLarge { limit: 1024 }))));
+    assert!(matches!(
+        stream.next(),
+        Some(Err(Error::EventTooLarge { limit: 1024 }))
+    ));
     assert_eq!(stream.content(), "ok");
 }
 
@@ -380,13 +424,26 @@ fn a_reader_timing_out_is_an_idle_timeout_and_other_failures_cut() {
             Err(std::io::Error::new(self.0, "boom"))
         }
     }
-    let mut stream = ChatStream::from_reader(std::io::BufReader::new(Failing(std::io::ErrorKind::TimedOut, false)));
+    let mut stream = ChatStream::from_reader(std::io::BufReader::new(Failing(
+        std::io::ErrorKind::TimedOut,
+        false,
+    )));
     assert!(stream.next().unwrap().is_ok());
-    assert!(matches!(stream.next(), Some(Err(Error::Timeout(TimeoutKind::Idle)))));
-    let mut stream = ChatStream::from_reader(std::io::BufReader::new(Failing(std::io::ErrorKind::ConnectionReset, false)));
+    assert!(matches!(
+        stream.next(),
+        Some(Err(Error::Timeout(TimeoutKind::Idle)))
+    ));
+    let mut stream = ChatStream::from_reader(std::io::BufReader::new(Failing(
+        std::io::ErrorKind::ConnectionReset,
+        false,
+    )));
     assert!(stream.next().unwrap().is_ok());
     match stream.next() {
-        Some(Err(Error::StreamCut { received: 1, source: Some(e), .. })) => {
+        Some(Err(Error::StreamCut {
+            received: 1,
+            source: Some(e),
+            ..
+        })) => {
             assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset)
         }
         other => panic!("{other:?}"),
@@ -406,8 +463,16 @@ fn deltas_concatenate_to_the_accumulated_text_at_every_split() {
     body += &finish_event("stop");
     body += DONE;
     let run = run(&body);
-    let content: String = run.deltas.iter().filter_map(|d| d.content.as_deref()).collect();
-    let reasoning: String = run.deltas.iter().filter_map(|d| d.reasoning_content.as_deref()).collect();
+    let content: String = run
+        .deltas
+        .iter()
+        .filter_map(|d| d.content.as_deref())
+        .collect();
+    let reasoning: String = run
+        .deltas
+        .iter()
+        .filter_map(|d| d.reasoning_content.as_deref())
+        .collect();
     assert_eq!(content, run.content);
     assert_eq!(reasoning, run.reasoning);
     assert_eq!(run.content, "Hello, 世界! 🎉");

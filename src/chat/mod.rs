@@ -9,7 +9,9 @@ pub use request::{
     Stop, StreamOptions, Tool, ToolChoice,
 };
 pub use response::{
-    ChatCompletion, Choice, CompletionTokensDetails, FinishReason, FunctionCall, PromptTokensDetails,
-    ToolCall, Usage,
+    ChatCompletion, Choice, CompletionTokensDetails, FinishReason, FunctionCall,
+    PromptTokensDetails, ToolCall, Usage,
 };
-pub use stream::{ChatDelta, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, ToolCallDelta};
+pub use stream::{
+    ChatDelta, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, ToolCallDelta,
+};

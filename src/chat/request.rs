@@ -290,10 +290,7 @@ impl Message {
 
     /// The text of the content (text parts joined), or `""` when there is none.
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        self.content
-            .as_ref()
-            .map(Content::text)
-            .unwrap_or_default()
+        self.content.as_ref().map(Content::text).unwrap_or_default()
     }
 }
 
@@ -729,10 +726,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(v[0], json!({"role": "system", "content": "s"}));
-        assert_eq!(v[1]["content"][1], json!({"type": "video_url", "video_url": {"url": "https://v"}}));
+        assert_eq!(
+            v[1]["content"][1],
+            json!({"type": "video_url", "video_url": {"url": "https://v"}})
+        );
         assert_eq!(v[1]["content"][3]["image_url"]["detail"], "high");
-        assert_eq!(v[2], json!({"role": "assistant", "content": "a", "reasoning_content": "r"}));
-        assert_eq!(v[3], json!({"role": "tool", "content": "42", "tool_call_id": "call-1"}));
+        assert_eq!(
+            v[2],
+            json!({"role": "assistant", "content": "a", "reasoning_content": "r"})
+        );
+        assert_eq!(
+            v[3],
+            json!({"role": "tool", "content": "42", "tool_call_id": "call-1"})
+        );
     }
 
     #[test]

@@ -248,15 +248,19 @@ mod tests {
 
     #[test]
     fn empty_and_unknown_finish_reasons() {
-        let choice: Choice =
-            serde_json::from_value(json!({"index": 0, "message": {"role": "assistant"}, "finish_reason": ""}))
-                .unwrap();
+        let choice: Choice = serde_json::from_value(
+            json!({"index": 0, "message": {"role": "assistant"}, "finish_reason": ""}),
+        )
+        .unwrap();
         assert_eq!(choice.finish_reason, None);
         let choice: Choice = serde_json::from_value(
             json!({"index": null, "message": {"role": "assistant"}, "finish_reason": "abort"}),
         )
         .unwrap();
-        assert_eq!(choice.finish_reason, Some(FinishReason::Other("abort".into())));
+        assert_eq!(
+            choice.finish_reason,
+            Some(FinishReason::Other("abort".into()))
+        );
         assert_eq!(choice.index, 0);
     }
 }

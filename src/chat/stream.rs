@@ -382,7 +382,11 @@ impl<R: BufRead> ChatStream<R> {
             }
             self.events += 1;
             if event.event == "error" {
-                return Err(Error::Stream(stream_error(self.status, &self.request_id, data)));
+                return Err(Error::Stream(Box::new(stream_error(
+                    self.status,
+                    &self.request_id,
+                    data,
+                ))));
             }
             if data == "[DONE]" {
                 self.state = State::Ended(StreamEnd::Done);
@@ -407,7 +411,11 @@ impl<R: BufRead> ChatStream<R> {
                 }
                 Ok(ChunkKind::Error) => {
                     self.pending.truncate(before);
-                    return Err(Error::Stream(stream_error(self.status, &self.request_id, data)));
+                    return Err(Error::Stream(Box::new(stream_error(
+                        self.status,
+                        &self.request_id,
+                        data,
+                    ))));
                 }
                 Err(source) => {
                     self.pending.truncate(before);

@@ -172,4 +172,10 @@ pub fn split_reader(data: &[u8], splits: &[usize]) -> BufReader<Split> {
 }
 
 /// The read splits every decoder case is run at: whole body, one byte, and irregular cuts.
-pub const SPLITS: &[&[usize]] = &[&[usize::MAX], &[1], &[2], &[3, 1, 4, 1, 5, 9, 2, 6], &[7, 13, 1]];
+pub const SPLITS: &[&[usize]] = &[
+    &[usize::MAX],
+    &[1],
+    &[2],
+    &[3, 1, 4, 1, 5, 9, 2, 6],
+    &[7, 13, 1],
+];
