@@ -272,7 +272,10 @@ impl ClientBuilder {
 
         // Only phase timeouts that do not make ureq resolve DNS on a spawned thread: no global, per-call
         // or resolve timeout (see DESIGN.md, "Timeouts").
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder();
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        let config = config.tls_config(tls_config());
+        let agent: ureq::Agent = config
             .http_status_as_error(false)
             .user_agent(self.user_agent.as_str())
             .timeout_connect(Some(self.connect_timeout))
@@ -293,6 +296,16 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// rustls when that feature is on (the default), else the platform's TLS with `native-tls`.
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+fn tls_config() -> ureq::tls::TlsConfig {
+    #[cfg(feature = "rustls")]
+    let provider = ureq::tls::TlsProvider::Rustls;
+    #[cfg(not(feature = "rustls"))]
+    let provider = ureq::tls::TlsProvider::NativeTls;
+    ureq::tls::TlsConfig::builder().provider(provider).build()
 }
 
 impl Client {
@@ -517,8 +530,15 @@ fn send_error(error: ureq::Error) -> Error {
         | ureq::Error::ConnectionFailed
         | ureq::Error::ConnectProxyFailed(_)
         | ureq::Error::Tls(_)
-        | ureq::Error::Rustls(_)
         | ureq::Error::TlsRequired) => Error::Connect {
+            source: Box::new(e),
+        },
+        #[cfg(feature = "rustls")]
+        e @ ureq::Error::Rustls(_) => Error::Connect {
+            source: Box::new(e),
+        },
+        #[cfg(feature = "native-tls")]
+        e @ ureq::Error::NativeTls(_) => Error::Connect {
             source: Box::new(e),
         },
         e @ (ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl) => {

@@ -1,0 +1,2 @@
+//! Placeholder replaced by the streaming benchmark.
+fn main() {}
