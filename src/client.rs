@@ -3,14 +3,16 @@
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
 use ureq::http::{HeaderName, HeaderValue, Response};
+use ureq::RequestBuilder;
 
 use crate::body::{map_io_error, ResponseBody};
 use crate::chat::{ChatCompletion, ChatRequest, ChatStream};
-use crate::error::{ApiError, Error, TimeoutKind, MAX_ERROR_BODY};
+use crate::error::{ApiError, DeadlineExceeded, Error, Redactor, TimeoutKind, MAX_ERROR_BODY};
+use crate::retry::{parse_http_date, RetryPolicy};
 use crate::sse::{SseDecoder, DEFAULT_MAX_EVENT_SIZE};
 
 /// SiliconFlow's API base URL, the default.
@@ -68,34 +70,56 @@ impl fmt::Debug for Secret {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    settings: Settings,
 }
 
-struct Inner {
+/// What every clone shares: the connection pool and the identity.
+struct Shared {
     agent: ureq::Agent,
     authorization: Secret,
+    redactor: Redactor,
     base_url: String,
     headers: Vec<(HeaderName, HeaderValue)>,
-    max_event_size: usize,
+}
+
+/// What a clone may change for its own requests ([`Client::with_deadline`] and friends).
+#[derive(Debug, Clone)]
+struct Settings {
     connect_timeout: Duration,
     response_timeout: Duration,
     idle_timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    retry: RetryPolicy,
+    max_event_size: usize,
+    max_accumulated_size: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            deadline: None,
+            retry: RetryPolicy::default(),
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            max_accumulated_size: None,
+        }
+    }
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = &self.inner;
+        let shared = &self.shared;
         f.debug_struct("Client")
-            .field("base_url", &inner.base_url)
-            .field("api_key", &inner.authorization)
+            .field("base_url", &shared.base_url)
+            .field("api_key", &shared.authorization)
             .field(
                 "headers",
-                &inner.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                &shared.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
-            .field("connect_timeout", &inner.connect_timeout)
-            .field("response_timeout", &inner.response_timeout)
-            .field("idle_timeout", &inner.idle_timeout)
-            .field("max_event_size", &inner.max_event_size)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -121,10 +145,7 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     user_agent: String,
     headers: Vec<(String, String)>,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    idle_timeout: Option<Duration>,
-    max_event_size: usize,
+    settings: Settings,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -137,10 +158,7 @@ impl fmt::Debug for ClientBuilder {
                 "headers",
                 &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
-            .field("connect_timeout", &self.connect_timeout)
-            .field("response_timeout", &self.response_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_event_size", &self.max_event_size)
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -152,10 +170,7 @@ impl Default for ClientBuilder {
             base_url: None,
             user_agent: concat!("siliconflow-rust/", env!("CARGO_PKG_VERSION")).to_string(),
             headers: Vec::new(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
-            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            settings: Settings::default(),
         }
     }
 }
@@ -203,28 +218,50 @@ impl ClientBuilder {
         self
     }
 
-    /// How long establishing a connection (TCP and TLS) may take.
+    /// How long establishing a connection (TCP and TLS) may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout;
         self
     }
 
-    /// How long the response headers may take to arrive after the request was sent.
+    /// How long the response headers may take to arrive after the request was sent (default 10 min).
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
+        self.settings.response_timeout = timeout;
         self
     }
 
-    /// The longest silence allowed between two reads of a streamed body (`None`: wait forever). It restarts
-    /// with every read, so a steady stream of any total length never trips it.
+    /// The longest silence allowed between two reads of a streamed body (default 2 min; `None`: wait
+    /// forever). It restarts with every read, so a steady stream of any total length never trips it. For
+    /// a streaming request it also bounds the wait for the response headers.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.idle_timeout = timeout;
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// An overall deadline for each request: connecting, retries and their waits, and reading the whole
+    /// body (default none). It fails with [`TimeoutKind::Deadline`]. Each read is bounded by the time left,
+    /// so a stalled read cannot outlive the deadline by more than the idle timeout allows.
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.settings.deadline = deadline;
+        self
+    }
+
+    /// Which failures are retried and how patiently (default [`RetryPolicy::default`]: 2 retries).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.settings.retry = policy;
         self
     }
 
     /// The bound on one line or event of a stream, and on a whole JSON response body (default 8 MiB).
     pub fn max_event_size(mut self, bytes: usize) -> Self {
-        self.max_event_size = bytes.max(1);
+        self.settings.max_event_size = bytes.max(1);
+        self
+    }
+
+    /// A bound on the text one stream accumulates (content, reasoning and tool-call arguments of every
+    /// choice; default none). Exceeding it fails the stream with [`Error::AccumulatedTooLarge`].
+    pub fn max_accumulated_size(mut self, bytes: Option<usize>) -> Self {
+        self.settings.max_accumulated_size = bytes;
         self
     }
 
@@ -270,30 +307,30 @@ impl ClientBuilder {
             headers.push((header_name, header_value));
         }
 
-        // Only phase timeouts that do not make ureq resolve DNS on a spawned thread: no global, per-call
-        // or resolve timeout (see DESIGN.md, "Timeouts").
+        // Timeouts are set per request (see `Client::send`), and only phase timeouts that do not make ureq
+        // resolve DNS on a spawned thread: never a global, per-call or resolve timeout (DESIGN.md, "Timeouts").
+        // Redirects are not followed: an API call that answers 3xx is an error to see, and nothing (least of
+        // all the key) is ever sent to a host the caller did not name.
         let config = ureq::Agent::config_builder();
         #[cfg(any(feature = "rustls", feature = "native-tls"))]
         let config = config.tls_config(tls_config());
         let agent: ureq::Agent = config
             .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .user_agent(self.user_agent.as_str())
-            .timeout_connect(Some(self.connect_timeout))
-            .timeout_recv_response(Some(self.response_timeout))
             .build()
             .into();
 
         Ok(Client {
-            inner: Arc::new(Inner {
+            shared: Arc::new(Shared {
                 agent,
                 authorization: Secret(authorization),
+                redactor: Redactor::new(key),
                 base_url,
                 headers,
-                max_event_size: self.max_event_size,
-                connect_timeout: self.connect_timeout,
-                response_timeout: self.response_timeout,
-                idle_timeout: self.idle_timeout,
             }),
+            settings: self.settings,
         })
     }
 }
@@ -323,57 +360,133 @@ impl Client {
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        &self.shared.base_url
+    }
+
+    /// A client for the same server and pool whose requests use this idle timeout (`None`: none).
+    ///
+    /// The `with_*` methods are how a single request gets its own timeouts or retries: the returned
+    /// client shares the connection pool and is as cheap as a clone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let client = siliconflow::Client::builder().api_key("k").build()?;
+    /// let patient = client
+    ///     .with_idle_timeout(Some(Duration::from_secs(600)))
+    ///     .with_deadline(Some(Duration::from_secs(1800)));
+    /// # let _ = patient;
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn with_idle_timeout(&self, timeout: Option<Duration>) -> Client {
+        self.with(|s| s.idle_timeout = timeout)
+    }
+
+    /// A client whose requests use this overall deadline (`None`: none). See [`ClientBuilder::deadline`].
+    pub fn with_deadline(&self, deadline: Option<Duration>) -> Client {
+        self.with(|s| s.deadline = deadline)
+    }
+
+    /// A client whose requests use this connect timeout.
+    pub fn with_connect_timeout(&self, timeout: Duration) -> Client {
+        self.with(|s| s.connect_timeout = timeout)
+    }
+
+    /// A client whose requests use this response-headers timeout.
+    pub fn with_response_timeout(&self, timeout: Duration) -> Client {
+        self.with(|s| s.response_timeout = timeout)
+    }
+
+    /// A client whose requests use this retry policy ([`RetryPolicy::none`] disables retries).
+    pub fn with_retry_policy(&self, policy: RetryPolicy) -> Client {
+        self.with(|s| s.retry = policy)
+    }
+
+    /// A client whose streams use these size bounds. See [`ClientBuilder::max_event_size`] and
+    /// [`ClientBuilder::max_accumulated_size`].
+    pub fn with_limits(
+        &self,
+        max_event_size: usize,
+        max_accumulated_size: Option<usize>,
+    ) -> Client {
+        self.with(|s| {
+            s.max_event_size = max_event_size.max(1);
+            s.max_accumulated_size = max_accumulated_size;
+        })
+    }
+
+    fn with(&self, change: impl FnOnce(&mut Settings)) -> Client {
+        let mut client = self.clone();
+        change(&mut client.settings);
+        client
     }
 
     /// Sends `request` with `stream: true` and returns the stream of deltas, read on this thread as the
     /// caller iterates.
     ///
     /// Errors before the stream starts: [`Error::Api`] for an HTTP error status (body parsed),
-    /// [`Error::Connect`], [`Error::Timeout`], [`Error::Transport`]. A server that answers with a whole
-    /// `application/json` completion instead of events gives a stream that replays it.
+    /// [`Error::Connect`], [`Error::Timeout`], [`Error::Transport`], each after the retries the
+    /// [`RetryPolicy`] allows. A server that answers with a whole `application/json` completion instead of
+    /// events gives a stream that replays it. Once the stream is returned nothing is retried.
     pub fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.chat_stream_inner(request)
+            .map_err(|e| self.shared.redactor.error(e))
+    }
+
+    fn chat_stream_inner(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         let body = request.to_body(true)?;
-        let response = self.post("chat/completions", &body, true)?;
+        let (response, deadline) = self.send("chat/completions", Some(&body), true)?;
         let status = response.status().as_u16();
         let request_id = request_id(&response);
-        let is_json = is_json(&response);
+        let is_json = mime_is(&response, "application/json");
         let mut reader = response.into_body().into_reader();
         if is_json {
-            let completion = self.read_completion(&mut reader, status, &request_id)?;
-            let decoder = SseDecoder::new(ResponseBody::new(reader));
+            let completion = self.read_completion(&mut reader, status, &request_id, deadline)?;
+            let decoder = SseDecoder::new(ResponseBody::new(reader, deadline));
             return Ok(ChatStream::from_completion(
                 decoder, completion, status, request_id,
             ));
         }
-        let decoder = SseDecoder::new(ResponseBody::new(reader))
-            .with_max_event_size(self.inner.max_event_size);
-        Ok(ChatStream::from_decoder(decoder, status, request_id))
+        Ok(self.stream(reader, deadline, status, request_id))
     }
 
     /// Sends `request` with `stream: false` and returns the whole completion.
     ///
     /// A server that answers with an event stream anyway is read to the end and accumulated.
     pub fn chat(&self, request: &ChatRequest) -> Result<ChatCompletion, Error> {
+        self.chat_inner(request)
+            .map_err(|e| self.shared.redactor.error(e))
+    }
+
+    fn chat_inner(&self, request: &ChatRequest) -> Result<ChatCompletion, Error> {
         let body = request.to_body(false)?;
-        let response = self.post("chat/completions", &body, false)?;
+        let (response, deadline) = self.send("chat/completions", Some(&body), false)?;
         let status = response.status().as_u16();
         let request_id = request_id(&response);
-        let is_sse = response
-            .body()
-            .mime_type()
-            .is_some_and(|m| m.eq_ignore_ascii_case("text/event-stream"));
+        let is_sse = mime_is(&response, "text/event-stream");
         let mut reader = response.into_body().into_reader();
         if is_sse {
-            let decoder = SseDecoder::new(ResponseBody::new(reader))
-                .with_max_event_size(self.inner.max_event_size);
-            let mut stream = ChatStream::from_decoder(decoder, status, request_id);
+            let mut stream = self.stream(reader, deadline, status, request_id);
             for delta in &mut stream {
                 delta?;
             }
             return Ok(stream.into_completion());
         }
-        self.read_completion(&mut reader, status, &request_id)
+        self.read_completion(&mut reader, status, &request_id, deadline)
+    }
+
+    /// The chat stream over a response body, with this client's limits.
+    fn stream(
+        &self,
+        reader: ureq::BodyReader<'static>,
+        deadline: Option<Instant>,
+        status: u16,
+        request_id: Option<String>,
+    ) -> ChatStream {
+        let decoder = SseDecoder::new(ResponseBody::new(reader, deadline))
+            .with_max_event_size(self.settings.max_event_size);
+        ChatStream::from_decoder(decoder, status, request_id)
+            .with_max_accumulated_size(self.settings.max_accumulated_size)
+            .for_http(self.shared.redactor.clone())
     }
 
     /// Reads a JSON body (bounded) that should be a completion; an error object in it is an error.
@@ -382,16 +495,9 @@ impl Client {
         reader: &mut ureq::BodyReader<'static>,
         status: u16,
         request_id: &Option<String>,
+        deadline: Option<Instant>,
     ) -> Result<ChatCompletion, Error> {
-        let limit = self.inner.max_event_size;
-        let mut body = Vec::new();
-        reader
-            .take(limit as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| read_failed(map_io_error(e)))?;
-        if body.len() > limit {
-            return Err(Error::EventTooLarge { limit });
-        }
+        let body = self.read_json_body(reader, deadline)?;
         let malformed = |source| Error::MalformedChunk {
             event: 0,
             data: crate::error::truncate(&String::from_utf8_lossy(&body), 512),
@@ -408,36 +514,135 @@ impl Client {
         serde_json::from_value(value).map_err(malformed)
     }
 
-    /// Sends a POST with a JSON body; turns HTTP error statuses into [`Error::Api`] with the body parsed.
-    fn post(&self, path: &str, body: &[u8], stream: bool) -> Result<Response<ureq::Body>, Error> {
-        let inner = &self.inner;
-        let url = format!("{}/{}", inner.base_url, path);
-        let mut request = inner
-            .agent
-            .post(&url)
-            .header(AUTHORIZATION, inner.authorization.0.clone())
-            .header(CONTENT_TYPE, "application/json");
-        request = if stream {
-            // Per-read timeout: a stalled stream fails, a long steady one does not. `identity`: no
-            // compression layer may hold text back.
-            request
-                .header(ACCEPT, "text/event-stream")
-                .header(ACCEPT_ENCODING, "identity")
-                .config()
-                .timeout_per_read(inner.idle_timeout)
-                .build()
-        } else {
-            request.header(ACCEPT, "application/json")
-        };
-        for (name, value) in &inner.headers {
-            request = request.header(name, value);
+    /// Reads a whole (non-streamed) body, bounded by the event size limit.
+    fn read_json_body(
+        &self,
+        reader: &mut ureq::BodyReader<'static>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, Error> {
+        let limit = self.settings.max_event_size;
+        let mut body = Vec::new();
+        reader
+            .take(limit as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| read_failed(map_io_error(e, deadline)))?;
+        if body.len() > limit {
+            return Err(Error::EventTooLarge { limit });
         }
-        let response = request.send(body).map_err(send_error)?;
+        Ok(body)
+    }
+
+    /// Sends a request (a POST when `body` is given, else a GET), retrying what the policy allows, and
+    /// returns a 2xx response with the request's deadline. HTTP error statuses become [`Error::Api`].
+    fn send(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        stream: bool,
+    ) -> Result<(Response<ureq::Body>, Option<Instant>), Error> {
+        let settings = &self.settings;
+        let deadline = settings.deadline.map(|d| Instant::now() + d);
+        let mut retry = 0;
+        loop {
+            let error = match self.attempt(path, body, stream, deadline) {
+                Ok(response) => return Ok((response, deadline)),
+                Err(error) => error,
+            };
+            if !error.is_retryable() {
+                return Err(error);
+            }
+            let Some(delay) = settings.retry.delay(retry, error.retry_after()) else {
+                return Err(error);
+            };
+            if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+                return Err(error);
+            }
+            std::thread::sleep(delay);
+            retry += 1;
+        }
+    }
+
+    /// One attempt: every timeout bounded by the time left before the deadline.
+    fn attempt(
+        &self,
+        path: &str,
+        body: Option<&[u8]>,
+        stream: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Response<ureq::Body>, Error> {
+        let settings = &self.settings;
+        let left = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return Err(Error::Timeout(TimeoutKind::Deadline)),
+            },
+            None => None,
+        };
+        let bound = |timeout: Duration| left.map_or(timeout, |left| timeout.min(left));
+        // The per-read timeout is the idle timeout for a stream; a non-streamed answer arrives all at
+        // once after the response timeout's wait, so only the deadline bounds its reads.
+        let per_read = if stream {
+            settings.idle_timeout.map(bound).or(left)
+        } else {
+            left
+        };
+        let url = format!("{}/{}", self.shared.base_url, path);
+        let result = match body {
+            Some(body) => {
+                let request = self
+                    .shared
+                    .agent
+                    .post(&url)
+                    .header(CONTENT_TYPE, "application/json");
+                self.prepare(request, stream, bound, per_read).send(body)
+            }
+            None => {
+                let request = self.shared.agent.get(&url);
+                self.prepare(request, stream, bound, per_read).call()
+            }
+        };
+        let response = result.map_err(|e| {
+            if deadline.is_some_and(|d| Instant::now() >= d) && matches!(e, ureq::Error::Timeout(_))
+            {
+                return Error::Timeout(TimeoutKind::Deadline);
+            }
+            send_error(e)
+        })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(response);
         }
         Err(Error::Api(Box::new(api_error(response))))
+    }
+
+    /// Adds the headers and the per-request timeouts.
+    fn prepare<B>(
+        &self,
+        request: RequestBuilder<B>,
+        stream: bool,
+        bound: impl Fn(Duration) -> Duration,
+        per_read: Option<Duration>,
+    ) -> RequestBuilder<B> {
+        let shared = &self.shared;
+        let settings = &self.settings;
+        let mut request = request.header(AUTHORIZATION, shared.authorization.0.clone());
+        request = if stream {
+            // `identity`: no compression layer may hold text back.
+            request
+                .header(ACCEPT, "text/event-stream")
+                .header(ACCEPT_ENCODING, "identity")
+        } else {
+            request.header(ACCEPT, "application/json")
+        };
+        for (name, value) in &shared.headers {
+            request = request.header(name, value);
+        }
+        request
+            .config()
+            .timeout_connect(Some(bound(settings.connect_timeout)))
+            .timeout_recv_response(Some(bound(settings.response_timeout)))
+            .timeout_per_read(per_read)
+            .build()
     }
 }
 
@@ -446,6 +651,11 @@ fn api_error(response: Response<ureq::Body>) -> ApiError {
     let status = response.status().as_u16();
     let request_id = request_id(&response);
     let retry_after = retry_after(&response);
+    let should_retry = match header(&response, "x-should-retry") {
+        Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    };
     let mut body = Vec::new();
     // A body that fails half-way still has a useful prefix; the status is what matters.
     let _ = response
@@ -456,6 +666,7 @@ fn api_error(response: Response<ureq::Body>) -> ApiError {
     let mut error = ApiError::parse(status, &body);
     error.request_id = request_id;
     error.retry_after = retry_after;
+    error.should_retry = should_retry;
     error
 }
 
@@ -475,25 +686,36 @@ fn request_id(response: &Response<ureq::Body>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// `retry-after-ms`, else `Retry-After` in seconds.
+/// `retry-after-ms`, else `Retry-After` in seconds or as an HTTP date.
 fn retry_after(response: &Response<ureq::Body>) -> Option<Duration> {
-    if let Some(ms) = header(response, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+    let seconds = |text: &str| {
+        let value = text.parse::<f64>().ok()?;
+        (0.0..1e9)
+            .contains(&value)
+            .then(|| Duration::from_secs_f64(value))
+    };
+    if let Some(ms) = header(response, "retry-after-ms").and_then(seconds) {
+        return Some(ms / 1000);
     }
-    let seconds = header(response, "retry-after")?.parse::<f64>().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    let text = header(response, "retry-after")?;
+    seconds(text).or_else(|| {
+        let at = parse_http_date(text)?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+        Some(Duration::from_secs(at.saturating_sub(now)))
+    })
 }
 
-fn is_json(response: &Response<ureq::Body>) -> bool {
+fn mime_is(response: &Response<ureq::Body>, mime: &str) -> bool {
     response
         .body()
         .mime_type()
-        .is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
+        .is_some_and(|m| m.eq_ignore_ascii_case(mime))
 }
 
 fn read_failed(error: std::io::Error) -> Error {
+    if DeadlineExceeded::is(&error) {
+        return Error::Timeout(TimeoutKind::Deadline);
+    }
     if error.kind() == std::io::ErrorKind::TimedOut {
         return Error::Timeout(TimeoutKind::Idle);
     }

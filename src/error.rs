@@ -93,6 +93,14 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The text accumulated by one stream (content, reasoning and tool-call arguments of every choice)
+    /// exceeded the configured bound.
+    #[error("the streamed text exceeded the {limit}-byte accumulation limit")]
+    AccumulatedTooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+    },
+
     /// Serializing the request failed (for example a map key that is not a string in `extra`).
     #[error("could not serialize the request: {0}")]
     Serialize(#[source] serde_json::Error),
@@ -119,6 +127,27 @@ impl Error {
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout(_))
     }
+
+    /// Whether the client's [`RetryPolicy`](crate::RetryPolicy) retries this failure when it happens
+    /// before the response: connection failures, timeouts before the response headers, transport errors
+    /// before the response, and HTTP 408, 409, 429 and 5xx (unless the server said `x-should-retry:
+    /// false`; `x-should-retry: true` makes any status retryable).
+    ///
+    /// Failures of a stream already in the caller's hands ([`Error::Stream`], [`Error::StreamCut`],
+    /// [`TimeoutKind::Idle`], …) are never retried by the client and answer `false`.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_retryable(),
+            Error::Connect { .. } | Error::Transport { .. } => true,
+            Error::Timeout(kind) => matches!(kind, TimeoutKind::Connect | TimeoutKind::Response),
+            _ => false,
+        }
+    }
+
+    /// The delay the server asked for before a retry, if it asked.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api_error().and_then(|e| e.retry_after)
+    }
 }
 
 /// Which timeout fired.
@@ -131,6 +160,8 @@ pub enum TimeoutKind {
     Response,
     /// No byte of the body arrived for longer than the idle timeout (a stalled stream).
     Idle,
+    /// The overall deadline for the request (retries and the whole body included) passed.
+    Deadline,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -139,6 +170,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Connect => "connecting",
             TimeoutKind::Response => "waiting for the response headers",
             TimeoutKind::Idle => "waiting for the next bytes of the body (idle)",
+            TimeoutKind::Deadline => "the request's overall deadline",
         })
     }
 }
@@ -165,8 +197,11 @@ pub struct ApiError {
     pub body: String,
     /// The `x-siliconcloud-trace-id` header, else `x-request-id`: quote it to support.
     pub request_id: Option<String>,
-    /// The delay the server asked for before a retry (`retry-after-ms` or `Retry-After` in seconds).
+    /// The delay the server asked for before a retry (`retry-after-ms`, or `Retry-After` in seconds or as
+    /// an HTTP date).
     pub retry_after: Option<Duration>,
+    /// The server's `x-should-retry` header: `Some(false)` forbids a retry, `Some(true)` asks for one.
+    pub should_retry: Option<bool>,
 }
 
 impl ApiError {
@@ -194,6 +229,7 @@ impl ApiError {
             body: text.trim().to_string(),
             request_id: None,
             retry_after: None,
+            should_retry: None,
         };
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(map)) => {
@@ -225,6 +261,13 @@ impl ApiError {
             error.message = reason(status).to_string();
         }
         error
+    }
+
+    /// Whether a request that failed with this error should be retried: 408, 409, 429 and 5xx, unless
+    /// `x-should-retry` says otherwise.
+    pub fn is_retryable(&self) -> bool {
+        self.should_retry
+            .unwrap_or(matches!(self.status, 408 | 409 | 429 | 500..=599))
     }
 
     /// Whether `value` (a parsed event payload) is an error rather than a chunk: an object with an `error`
@@ -299,6 +342,89 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// Scrubs the API key out of errors, in case a server or proxy echoes it back in a body.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor(Option<std::sync::Arc<str>>);
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Redactor")
+    }
+}
+
+impl Redactor {
+    /// Keys shorter than this are placeholders (`"ollama"`), not secrets: scrubbing them would mangle text.
+    const MIN_SECRET: usize = 8;
+
+    pub(crate) fn new(secret: &str) -> Self {
+        Redactor((secret.len() >= Self::MIN_SECRET).then(|| secret.into()))
+    }
+
+    fn text(&self, text: &mut String) {
+        if let Some(secret) = &self.0 {
+            if text.contains(&**secret) {
+                *text = text.replace(&**secret, "<redacted>");
+            }
+        }
+    }
+
+    /// The error with every server-provided text scrubbed.
+    pub(crate) fn error(&self, mut error: Error) -> Error {
+        if self.0.is_none() {
+            return error;
+        }
+        match &mut error {
+            Error::Api(e) | Error::Stream(e) => {
+                let e = &mut **e;
+                for text in [&mut e.message, &mut e.body] {
+                    self.text(text);
+                }
+                for text in [
+                    &mut e.code,
+                    &mut e.error_type,
+                    &mut e.param,
+                    &mut e.request_id,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    self.text(text);
+                }
+            }
+            Error::MalformedChunk { data, .. } => self.text(data),
+            Error::StreamCut { reason, .. } => self.text(reason),
+            Error::InvalidConfig(message) => self.text(message),
+            _ => {}
+        }
+        error
+    }
+}
+
+/// The marker inside an [`io::Error`] of kind `TimedOut` that says the overall deadline passed (rather than
+/// the idle timeout).
+#[derive(Debug)]
+pub(crate) struct DeadlineExceeded;
+
+impl fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the request's overall deadline passed")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+impl DeadlineExceeded {
+    pub(crate) fn io() -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, DeadlineExceeded)
+    }
+
+    pub(crate) fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<DeadlineExceeded>())
+    }
+}
 
 /// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
 pub(crate) fn truncate(text: &str, max: usize) -> String {

@@ -100,6 +100,7 @@ mod body;
 pub mod chat;
 mod client;
 mod error;
+mod retry;
 mod serde_util;
 pub mod sse;
 
@@ -115,6 +116,7 @@ pub use client::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
 };
 pub use error::{ApiError, BoxError, Error, TimeoutKind};
+pub use retry::RetryPolicy;
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

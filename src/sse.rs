@@ -230,6 +230,11 @@ impl<R: BufRead> SseDecoder<R> {
         &self.reader
     }
 
+    /// A mutable reference to the underlying reader. Reading from it skips bytes the decoder has not seen.
+    pub fn reader_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
     /// Consumes the decoder, returning the underlying reader (with any unread bytes still in its buffer).
     pub fn into_inner(self) -> R {
         self.reader

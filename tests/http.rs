@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use mockito::Matcher;
 use serde_json::json;
-use siliconflow::{ChatStream, Client, Error, FinishReason, StreamEnd, TimeoutKind};
+use siliconflow::{Client, Error, FinishReason, StreamEnd, TimeoutKind};
 
 fn mock_client(server: &mockito::Server) -> Client {
     client(&format!("{}/v1", server.url()))
@@ -42,9 +42,7 @@ fn streaming_request_sends_the_right_headers_and_body() {
         .with_header("content-type", "text/event-stream")
         .with_body(content_event("hi") + &finish_event("stop") + "data: [DONE]\n\n")
         .create();
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(format!("{}/v1", server.url()))
+    let client = builder(&format!("{}/v1", server.url()))
         .header("x-team", "research")
         .build()
         .unwrap();
@@ -417,46 +415,9 @@ fn connection_refused_is_a_connect_error() {
 }
 
 #[test]
-fn stalled_stream_fails_with_an_idle_timeout_after_the_first_delta() {
-    let (base, server) = raw_server(1, |_, _, stream| {
-        write_sse_head(stream, "chunked");
-        write_chunk(stream, &content_event("before the stall"));
-        std::thread::sleep(Duration::from_secs(3));
-    });
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(base)
-        .idle_timeout(Some(Duration::from_millis(300)))
-        .build()
-        .unwrap();
-    let mut stream = client.chat_stream(&request()).unwrap();
-    assert_eq!(
-        stream.next().unwrap().unwrap().content.as_deref(),
-        Some("before the stall")
-    );
-    let start = Instant::now();
-    let error = stream.next().unwrap().unwrap_err();
-    assert!(
-        matches!(error, Error::Timeout(TimeoutKind::Idle)),
-        "{error:?}"
-    );
-    assert!(
-        start.elapsed() < Duration::from_millis(1300),
-        "{:?}",
-        start.elapsed()
-    );
-    assert_eq!(stream.content(), "before the stall");
-    assert!(stream.next().is_none());
-    drop(stream);
-    server.join().unwrap();
-}
-
-#[test]
 fn slow_headers_fail_with_a_response_timeout() {
     let (base, server) = raw_server(1, |_, _, _| std::thread::sleep(Duration::from_secs(2)));
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(base)
+    let client = builder(&base)
         .response_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
@@ -530,12 +491,7 @@ fn oversized_event_is_a_typed_error() {
             }
         }
     });
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(base)
-        .max_event_size(256 * 1024)
-        .build()
-        .unwrap();
+    let client = builder(&base).max_event_size(256 * 1024).build().unwrap();
     let mut stream = client.chat_stream(&request()).unwrap();
     assert!(stream.next().unwrap().is_ok());
     let error = stream.next().unwrap().unwrap_err();
@@ -546,36 +502,6 @@ fn oversized_event_is_a_typed_error() {
     assert_eq!(stream.content(), "small");
     drop(stream);
     server.join().unwrap();
-}
-
-#[test]
-fn the_key_never_appears_in_any_error() {
-    let mut server = mockito::Server::new();
-    let _mock = server
-        .mock("POST", "/v1/chat/completions")
-        .with_status(401)
-        .with_body(r#""Invalid token""#)
-        .create();
-    let mut errors = vec![
-        mock_client(&server).chat_stream(&request()).unwrap_err(),
-        Client::builder()
-            .api_key(format!("{KEY}\n"))
-            .base_url("nope")
-            .build()
-            .unwrap_err(),
-        Client::builder()
-            .api_key(format!("{KEY}\u{7f}"))
-            .build()
-            .unwrap_err(),
-    ];
-    let body = content_event("x");
-    let mut cut = ChatStream::from_reader(body.as_bytes());
-    errors.extend(cut.by_ref().filter_map(Result::err));
-    for error in &errors {
-        assert_no_key(error);
-    }
-    let client = mock_client(&server);
-    assert!(!format!("{client:?}").contains(KEY));
 }
 
 #[test]

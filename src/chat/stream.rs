@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use super::request::Role;
 use super::response::{ChatCompletion, Choice, FinishReason, ToolCall, Usage};
-use crate::error::{truncate, ApiError, Error, TimeoutKind, MAX_SNIPPET};
+use crate::error::{
+    truncate, ApiError, DeadlineExceeded, Error, Redactor, TimeoutKind, MAX_SNIPPET,
+};
 use crate::serde_util::{empty_as_none, Text};
 use crate::sse::{SseDecoder, SseError};
 use crate::Message;
@@ -41,6 +43,20 @@ pub struct ChatDelta {
     pub finish_reason: Option<FinishReason>,
     /// Log probabilities, when requested, as sent.
     pub logprobs: Option<Value>,
+}
+
+impl ChatDelta {
+    /// The bytes of text this delta carries (content, reasoning, tool-call arguments).
+    fn text_len(&self) -> usize {
+        let len = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+        let calls: usize = self
+            .tool_calls
+            .iter()
+            .filter_map(|c| c.function.as_ref())
+            .map(|f| len(&f.arguments))
+            .sum();
+        len(&self.content) + len(&self.reasoning_content) + calls
+    }
 }
 
 /// A fragment of a streamed tool call. Fragments with the same `index` belong to the same call.
@@ -275,7 +291,16 @@ pub struct ChatStream<R = crate::body::ResponseBody> {
     events: u64,
     status: u16,
     request_id: Option<String>,
+    /// Bytes of text accumulated so far, and the bound on them.
+    accumulated: usize,
+    max_accumulated: usize,
+    /// Read to the end of the body after `[DONE]` (an HTTP body, so its connection can be reused).
+    drain_after_done: bool,
+    redactor: Redactor,
 }
+
+/// The most bytes read after `[DONE]` to reach the end of the body, so the connection can be reused.
+const MAX_DRAIN: usize = 64 * 1024;
 
 impl<R> fmt::Debug for ChatStream<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -317,7 +342,26 @@ impl<R: BufRead> ChatStream<R> {
             events: 0,
             status,
             request_id,
+            accumulated: 0,
+            max_accumulated: usize::MAX,
+            drain_after_done: false,
+            redactor: Redactor::default(),
         }
+    }
+
+    /// An HTTP stream: reads the rest of the body after `[DONE]` so the connection can go back to the
+    /// pool, and scrubs the key out of errors.
+    pub(crate) fn for_http(mut self, redactor: Redactor) -> Self {
+        self.drain_after_done = true;
+        self.redactor = redactor;
+        self
+    }
+
+    /// Bounds the text the stream may accumulate (content, reasoning and tool-call arguments of every
+    /// choice); `None` for no bound. Exceeding it is [`Error::AccumulatedTooLarge`].
+    pub fn with_max_accumulated_size(mut self, max: Option<usize>) -> Self {
+        self.max_accumulated = max.unwrap_or(usize::MAX);
+        self
     }
 
     /// A finished stream replaying a whole completion (a streaming request answered with JSON).
@@ -390,6 +434,9 @@ impl<R: BufRead> ChatStream<R> {
             }
             if data == "[DONE]" {
                 self.state = State::Ended(StreamEnd::Done);
+                if self.drain_after_done {
+                    self.drain();
+                }
                 return Ok(());
             }
             let before = self.pending.len();
@@ -402,6 +449,17 @@ impl<R: BufRead> ChatStream<R> {
             .and_then(|kind| deserializer.end().map(|()| kind));
             match parsed {
                 Ok(ChunkKind::Chunk) => {
+                    if self.max_accumulated != usize::MAX {
+                        let added: usize =
+                            self.pending.range(before..).map(ChatDelta::text_len).sum();
+                        self.accumulated = self.accumulated.saturating_add(added);
+                        if self.accumulated > self.max_accumulated {
+                            self.pending.truncate(before);
+                            return Err(Error::AccumulatedTooLarge {
+                                limit: self.max_accumulated,
+                            });
+                        }
+                    }
                     for delta in self.pending.range(before..) {
                         self.acc.choice_mut(delta.index).apply(delta);
                     }
@@ -426,6 +484,21 @@ impl<R: BufRead> ChatStream<R> {
                     });
                 }
             }
+        }
+    }
+
+    /// Reads what follows `[DONE]` (normally nothing but the end of the chunked body) so that the
+    /// connection goes back to the pool; bounded, and its failures are not the caller's concern.
+    fn drain(&mut self) {
+        let reader = self.decoder.reader_mut();
+        let mut drained = 0;
+        while drained < MAX_DRAIN {
+            let len = match reader.fill_buf() {
+                Ok([]) | Err(_) => return,
+                Ok(buf) => buf.len(),
+            };
+            reader.consume(len);
+            drained += len;
         }
     }
 
@@ -457,6 +530,9 @@ fn stream_error(status: u16, request_id: &Option<String>, data: &str) -> ApiErro
 
 /// Maps a failed body read to the error the caller sees.
 fn read_error(error: io::Error, events: u64) -> Error {
+    if DeadlineExceeded::is(&error) {
+        return Error::Timeout(TimeoutKind::Deadline);
+    }
     match error.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(TimeoutKind::Idle),
         _ => Error::StreamCut {
@@ -564,7 +640,7 @@ impl<R: BufRead> Iterator for ChatStream<R> {
             }
             if let Err(error) = self.advance() {
                 self.state = State::Ended(StreamEnd::Failed);
-                return Some(Err(error));
+                return Some(Err(self.redactor.error(error)));
             }
         }
     }

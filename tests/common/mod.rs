@@ -9,13 +9,18 @@ use siliconflow::{ChatRequest, Client, Message};
 
 pub const KEY: &str = "sk-test-KEY-0123456789-must-never-leak";
 
-/// A client for `base` (`http://127.0.0.1:PORT/v1`) with the recognisable test key.
+/// A client for `base` (`http://127.0.0.1:PORT/v1`) with the recognisable test key and no retries (the
+/// retry tests set their own policy).
 pub fn client(base: &str) -> Client {
+    builder(base).build().expect("client")
+}
+
+/// A builder for `base` with the test key and no retries.
+pub fn builder(base: &str) -> siliconflow::ClientBuilder {
     Client::builder()
         .api_key(KEY)
         .base_url(base)
-        .build()
-        .expect("client")
+        .retry_policy(siliconflow::RetryPolicy::none())
 }
 
 pub fn request() -> ChatRequest {
@@ -108,24 +113,54 @@ where
     (base, handle)
 }
 
+/// Like [`raw_server`], but each connection is answered on its own thread, so a slow answer does not
+/// hold back the next connection.
+pub fn raw_server_threaded<F>(connections: usize, respond: F) -> (String, JoinHandle<()>)
+where
+    F: Fn(usize, &SeenRequest, &mut TcpStream) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    let respond = std::sync::Arc::new(respond);
+    let handle = std::thread::spawn(move || {
+        let mut workers = Vec::new();
+        for n in 0..connections {
+            let Ok((stream, _)) = listener.accept() else {
+                break;
+            };
+            let respond = std::sync::Arc::clone(&respond);
+            workers.push(std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                if let Some(request) = read_request(&mut reader) {
+                    let mut stream = stream;
+                    respond(n, &request, &mut stream);
+                }
+            }));
+        }
+        for worker in workers {
+            let _ = worker.join();
+        }
+    });
+    (base, handle)
+}
+
 /// Writes a status line and headers for an event stream of the given framing.
 pub fn write_sse_head(stream: &mut TcpStream, framing: &str) {
     let framing = match framing {
         "chunked" => "Transfer-Encoding: chunked\r\n",
         _ => "Connection: close\r\n",
     };
-    write!(
+    let _ = write!(
         stream,
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nx-siliconcloud-trace-id: raw-1\r\n{framing}\r\n"
-    )
-    .expect("head");
-    stream.flush().expect("flush");
+    );
+    let _ = stream.flush();
 }
 
-/// Writes `data` as one HTTP chunk.
+/// Writes `data` as one HTTP chunk; a client that hung up is not the server's failure.
 pub fn write_chunk(stream: &mut TcpStream, data: &str) {
-    write!(stream, "{:x}\r\n{data}\r\n", data.len()).expect("chunk");
-    stream.flush().expect("flush");
+    let _ = write!(stream, "{:x}\r\n{data}\r\n", data.len());
+    let _ = stream.flush();
 }
 
 /// The number of threads of this process (Linux).
@@ -179,3 +214,73 @@ pub const SPLITS: &[&[usize]] = &[
     &[3, 1, 4, 1, 5, 9, 2, 6],
     &[7, 13, 1],
 ];
+
+/// Writes a whole response with a `Content-Length` body and `Connection: close`.
+pub fn write_response(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &str) {
+    let mut head = format!(
+        "HTTP/1.1 {status} Test\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head += &format!("{name}: {value}\r\n");
+    }
+    head += "\r\n";
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
+}
+
+/// A complete, short SSE answer ("ok"), close-delimited.
+pub fn write_ok_stream(stream: &mut TcpStream) {
+    write_sse_head(stream, "close");
+    let body = content_event("ok") + &finish_event("stop") + "data: [DONE]\n\n";
+    let _ = stream.write_all(body.as_bytes());
+}
+
+/// A server that serves `requests` requests in all, several per connection when the client reuses its
+/// connection. `respond` answers request `n` and returns whether to keep the connection open. The thread
+/// returns, for each request, the number of the connection it came on.
+pub fn keepalive_server<F>(requests: usize, respond: F) -> (String, JoinHandle<Vec<usize>>)
+where
+    F: Fn(usize, &SeenRequest, &mut TcpStream) -> bool + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut connection = 0;
+        while seen.len() < requests {
+            let Ok((stream, _)) = listener.accept() else {
+                break;
+            };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut stream = stream;
+            while seen.len() < requests {
+                let Some(request) = read_request(&mut reader) else {
+                    break;
+                };
+                let keep = respond(seen.len(), &request, &mut stream);
+                seen.push(connection);
+                if !keep {
+                    break;
+                }
+            }
+            connection += 1;
+        }
+        seen
+    });
+    (base, handle)
+}
+
+/// The peak resident memory of this process, in KiB (Linux).
+pub fn peak_rss_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmHWM:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
