@@ -82,6 +82,30 @@
 //! assert_eq!(stream.content(), "Half an ans");
 //! ```
 //!
+//! # Timeouts, retries, limits
+//!
+//! Requests that fail before their response (connection failures, timeouts before the headers, 408, 409,
+//! 429, 5xx) are retried by the [`RetryPolicy`] (2 retries by default, honouring `Retry-After`); a stream
+//! in your hands is never re-sent. The idle timeout restarts with every read, so a long steady reasoning
+//! stream is never cut while a stalled one fails. Every setting can be changed per request:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use siliconflow::{ChatRequest, Client, Message, RetryPolicy};
+//!
+//! let client = Client::builder()
+//!     .api_key("sk-…")
+//!     .idle_timeout(Some(Duration::from_secs(60)))
+//!     .retry_policy(RetryPolicy::default().max_retries(4))
+//!     .build()?;
+//! let request = ChatRequest::new("Qwen/Qwen3-8B", vec![Message::user("Be brief.")]);
+//! let quick = client
+//!     .with_deadline(Some(Duration::from_secs(20)))
+//!     .chat(&request)?;
+//! # let _ = quick;
+//! # Ok::<(), siliconflow::Error>(())
+//! ```
+//!
 //! # Other servers
 //!
 //! Point the client at any OpenAI-compatible `/v1`:
