@@ -7,6 +7,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
 use ureq::http::{HeaderName, HeaderValue, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use ureq::RequestBuilder;
 
 use crate::body::{map_io_error, ResponseBody};
@@ -498,20 +500,34 @@ impl Client {
         deadline: Option<Instant>,
     ) -> Result<ChatCompletion, Error> {
         let body = self.read_json_body(reader, deadline)?;
-        let malformed = |source| Error::MalformedChunk {
-            event: 0,
-            data: crate::error::truncate(&String::from_utf8_lossy(&body), 512),
-            source,
+        parse_json_body(&body, status, request_id, true)
+    }
+
+    /// `GET {base}/{path}` and the JSON answer, with the same errors and retries as chat.
+    pub(crate) fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.json_call(path, None)
+    }
+
+    /// `POST {base}/{path}` with a JSON body and the JSON answer, with the same errors and retries as chat.
+    pub(crate) fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        let body = serde_json::to_vec(body).map_err(Error::Serialize)?;
+        self.json_call(path, Some(&body))
+    }
+
+    fn json_call<T: DeserializeOwned>(&self, path: &str, body: Option<&[u8]>) -> Result<T, Error> {
+        let call = || {
+            let (response, deadline) = self.send(path, body, false)?;
+            let status = response.status().as_u16();
+            let request_id = request_id(&response);
+            let mut reader = response.into_body().into_reader();
+            let body = self.read_json_body(&mut reader, deadline)?;
+            parse_json_body(&body, status, &request_id, false)
         };
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(malformed)?;
-        if let serde_json::Value::Object(map) = &value {
-            if ApiError::is_error_payload(map) {
-                let mut error = ApiError::parse(status, &body);
-                error.request_id.clone_from(request_id);
-                return Err(Error::Api(Box::new(error)));
-            }
-        }
-        serde_json::from_value(value).map_err(malformed)
+        call().map_err(|e| self.shared.redactor.error(e))
     }
 
     /// Reads a whole (non-streamed) body, bounded by the event size limit.
@@ -644,6 +660,36 @@ impl Client {
             .timeout_per_read(per_read)
             .build()
     }
+}
+
+/// Parses a whole JSON answer: an error object in a 2xx body is [`Error::Api`], a body of another shape is
+/// [`Error::MalformedChunk`] naming it. `chat`: SiliconFlow's `code` + `message` without `choices` is an
+/// error too (other endpoints, like `/user/info`, wrap successes in `code` + `message`).
+fn parse_json_body<T: DeserializeOwned>(
+    body: &[u8],
+    status: u16,
+    request_id: &Option<String>,
+    chat: bool,
+) -> Result<T, Error> {
+    let malformed = |source| Error::MalformedChunk {
+        event: 0,
+        data: crate::error::truncate(&String::from_utf8_lossy(body), 512),
+        source,
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(malformed)?;
+    if let serde_json::Value::Object(map) = &value {
+        let is_error = if chat {
+            ApiError::is_error_payload(map)
+        } else {
+            matches!(map.get("error"), Some(v) if !v.is_null())
+        };
+        if is_error {
+            let mut error = ApiError::parse(status, body);
+            error.request_id.clone_from(request_id);
+            return Err(Error::Api(Box::new(error)));
+        }
+    }
+    serde_json::from_value(value).map_err(malformed)
 }
 
 /// Reads (a bounded prefix of) an error response's body and parses it.
