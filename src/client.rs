@@ -5,10 +5,10 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ureq::http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
-use ureq::http::{HeaderName, HeaderValue, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use ureq::http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
+use ureq::http::{HeaderName, HeaderValue, Response};
 use ureq::RequestBuilder;
 
 use crate::body::{map_io_error, ResponseBody};
@@ -436,7 +436,9 @@ impl Client {
 
     fn chat_stream_inner(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
         let body = request.to_body(true)?;
+        let started = Instant::now();
         let (response, deadline) = self.send("chat/completions", Some(&body), true)?;
+        let headers = started.elapsed();
         let status = response.status().as_u16();
         let request_id = request_id(&response);
         let is_json = mime_is(&response, "application/json");
@@ -444,11 +446,14 @@ impl Client {
         if is_json {
             let completion = self.read_completion(&mut reader, status, &request_id, deadline)?;
             let decoder = SseDecoder::new(ResponseBody::new(reader, deadline));
-            return Ok(ChatStream::from_completion(
-                decoder, completion, status, request_id,
-            ));
+            return Ok(
+                ChatStream::from_completion(decoder, completion, status, request_id)
+                    .timed(started, headers),
+            );
         }
-        Ok(self.stream(reader, deadline, status, request_id))
+        Ok(self
+            .stream(reader, deadline, status, request_id)
+            .timed(started, headers))
     }
 
     /// Sends `request` with `stream: false` and returns the whole completion.

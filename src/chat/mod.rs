@@ -3,6 +3,7 @@
 pub mod request;
 pub mod response;
 pub mod stream;
+mod think;
 
 pub use request::{
     ChatRequest, Content, ContentPart, FunctionDefinition, MediaUrl, Message, ResponseFormat, Role,

@@ -82,6 +82,43 @@ impl ChatCompletion {
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.first_choice().and_then(|c| c.finish_reason.as_ref())
     }
+
+    /// The first choice's assistant message to append to the conversation: the answer and the tool calls,
+    /// without the reasoning (SiliconFlow's docs send history without it).
+    ///
+    /// ```
+    /// use siliconflow::{ChatCompletion, Message};
+    ///
+    /// let completion: ChatCompletion = serde_json::from_str(r#"{"choices":[{"index":0,
+    ///     "message":{"role":"assistant","content":"Paris.","reasoning_content":"The capital…"},
+    ///     "finish_reason":"stop"}]}"#)?;
+    /// let mut history = vec![Message::user("Capital of France?")];
+    /// history.push(completion.message());
+    /// history.push(Message::user("And of Italy?"));
+    /// let json = serde_json::to_value(&history)?;
+    /// assert!(json[1].get("reasoning_content").is_none());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn message(&self) -> Message {
+        let mut message = self.message_with_reasoning();
+        message.reasoning_content = None;
+        message
+    }
+
+    /// The first choice's assistant message with its reasoning, for servers that want it back (DeepSeek's
+    /// thinking-mode tool loops require it).
+    pub fn message_with_reasoning(&self) -> Message {
+        self.first_choice()
+            .map_or_else(|| Message::assistant(""), |c| c.message.clone())
+    }
+
+    /// Whether the first choice spent its whole token budget thinking: finish `length`, reasoning present,
+    /// no answer.
+    pub fn spent_budget_thinking(&self) -> bool {
+        self.finish_reason() == Some(&FinishReason::Length)
+            && !self.reasoning_content().is_empty()
+            && self.content().trim().is_empty()
+    }
 }
 
 /// One choice of a completion.

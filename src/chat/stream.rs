@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead};
+use std::time::{Duration, Instant};
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -14,6 +15,7 @@ use serde_json::Value;
 
 use super::request::Role;
 use super::response::{ChatCompletion, Choice, FinishReason, ToolCall, Usage};
+use super::think::ThinkSplitter;
 use crate::error::{
     truncate, ApiError, DeadlineExceeded, Error, Redactor, TimeoutKind, MAX_SNIPPET,
 };
@@ -94,6 +96,7 @@ pub struct StreamChoice {
     tool_calls: Vec<ToolCall>,
     tool_call_indices: Vec<u32>,
     finish_reason: Option<FinishReason>,
+    think: ThinkSplitter,
 }
 
 impl StreamChoice {
@@ -166,7 +169,25 @@ impl StreamChoice {
         }
     }
 
-    fn message(&self) -> Message {
+    /// Whether the model spent its whole token budget thinking: it stopped for length with reasoning and
+    /// no answer. Ask again with a larger `max_tokens` (or `thinking_budget`), or with thinking off.
+    pub fn spent_budget_thinking(&self) -> bool {
+        self.finish_reason == Some(FinishReason::Length)
+            && !self.reasoning_content.is_empty()
+            && self.content.trim().is_empty()
+    }
+
+    /// The assistant message to append to the conversation: the answer and the tool calls, without the
+    /// reasoning (SiliconFlow's docs send history without it; see [`Message::with_reasoning_content`]).
+    pub fn message(&self) -> Message {
+        let mut message = self.message_with_reasoning();
+        message.reasoning_content = None;
+        message
+    }
+
+    /// The assistant message with its reasoning, for servers that want it back (DeepSeek's thinking-mode
+    /// tool loops require it).
+    pub fn message_with_reasoning(&self) -> Message {
         let has_calls = !self.tool_calls.is_empty();
         let mut message = Message::assistant(self.content.clone());
         if let Some(role) = &self.role {
@@ -185,11 +206,59 @@ impl StreamChoice {
     }
 }
 
+impl StreamChoice {
+    /// Moves `<think>…</think>` text of `delta.content` into `delta.reasoning_content`; at the choice's
+    /// finish, releases a held-back partial tag.
+    fn split_think(&mut self, delta: &mut ChatDelta) {
+        let finishing = delta.finish_reason.is_some();
+        if delta.content.is_none() && !finishing {
+            return;
+        }
+        let mut reasoning = delta.reasoning_content.take().unwrap_or_default();
+        let mut content = String::new();
+        if let Some(text) = delta.content.take() {
+            self.think.split(&text, &mut reasoning, &mut content);
+        }
+        if finishing {
+            self.think.finish(&mut reasoning, &mut content);
+        }
+        delta.content = (!content.is_empty()).then_some(content);
+        delta.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+    }
+}
+
 /// Sets `slot` from `value` when the slot is still empty and the value is a real one.
 fn fill(slot: &mut String, value: Option<&str>) {
     if let Some(value) = value {
         if slot.is_empty() && !value.is_empty() {
             slot.push_str(value);
+        }
+    }
+}
+
+/// When things happened in a stream, measured from the moment the request was sent (or the stream was
+/// created, for [`ChatStream::from_reader`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StreamTimings {
+    /// Until the response headers arrived (retries included); `None` for a stream over a reader.
+    pub headers: Option<Duration>,
+    /// Until the first reasoning text arrived.
+    pub first_reasoning: Option<Duration>,
+    /// Until the first answer text arrived.
+    pub first_content: Option<Duration>,
+    /// How many chunks (events with data, `[DONE]` excluded) arrived.
+    pub chunks: u64,
+    /// Until the stream ended (`[DONE]`, the end of the body, or an error); `None` while it runs.
+    pub total: Option<Duration>,
+}
+
+impl StreamTimings {
+    /// Until the first text of any kind: what a person waits before seeing the model respond.
+    pub fn first_token(&self) -> Option<Duration> {
+        match (self.first_reasoning, self.first_content) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
@@ -297,6 +366,9 @@ pub struct ChatStream<R = crate::body::ResponseBody> {
     /// Read to the end of the body after `[DONE]` (an HTTP body, so its connection can be reused).
     drain_after_done: bool,
     redactor: Redactor,
+    split_think: bool,
+    started: Instant,
+    timings: StreamTimings,
 }
 
 /// The most bytes read after `[DONE]` to reach the end of the body, so the connection can be reused.
@@ -346,7 +418,50 @@ impl<R: BufRead> ChatStream<R> {
             max_accumulated: usize::MAX,
             drain_after_done: false,
             redactor: Redactor::default(),
+            split_think: false,
+            started: Instant::now(),
+            timings: StreamTimings::default(),
         }
+    }
+
+    /// Moves `<think>…</think>` out of `content` into `reasoning_content` as the text streams (off by
+    /// default), for servers that send a reasoning model's thinking inside the answer. Tags cut across
+    /// chunks are recognised, and a possible partial tag is held back until the next chunk decides it.
+    ///
+    /// ```
+    /// use siliconflow::ChatStream;
+    ///
+    /// let body = concat!(
+    ///     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"<think>Hmm, 2+2</th\"}}]}\n\n",
+    ///     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ink>4\"},\"finish_reason\":\"stop\"}]}\n\n",
+    /// );
+    /// let mut stream = ChatStream::from_reader(body.as_bytes()).split_think_tags(true);
+    /// stream.by_ref().for_each(drop);
+    /// assert_eq!(stream.reasoning_content(), "Hmm, 2+2");
+    /// assert_eq!(stream.content(), "4");
+    /// ```
+    pub fn split_think_tags(mut self, on: bool) -> Self {
+        self.split_think = on;
+        self
+    }
+
+    /// Sets when the request started and how long its headers took (the client's measurements).
+    pub(crate) fn timed(mut self, started: Instant, headers: Duration) -> Self {
+        let shift = self.started.saturating_duration_since(started);
+        self.started = started;
+        self.timings.headers = Some(headers);
+        // Anything measured from the provisional start (a replayed JSON answer) moves to the real one.
+        for time in [
+            &mut self.timings.first_reasoning,
+            &mut self.timings.first_content,
+            &mut self.timings.total,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *time += shift;
+        }
+        self
     }
 
     /// An HTTP stream: reads the rest of the body after `[DONE]` so the connection can go back to the
@@ -405,9 +520,11 @@ impl<R: BufRead> ChatStream<R> {
                 logprobs: choice.logprobs,
             };
             acc.choice_mut(delta.index).apply(&delta);
+            note_first_text(&mut stream.timings, stream.started, &delta);
             stream.pending.push_back(delta);
         }
         stream.state = State::Ended(StreamEnd::Json);
+        stream.timings.total = Some(stream.started.elapsed());
         stream
     }
 
@@ -433,6 +550,7 @@ impl<R: BufRead> ChatStream<R> {
                 ))));
             }
             if data == "[DONE]" {
+                self.release_held_tags();
                 self.state = State::Ended(StreamEnd::Done);
                 if self.drain_after_done {
                     self.drain();
@@ -460,8 +578,14 @@ impl<R: BufRead> ChatStream<R> {
                             });
                         }
                     }
-                    for delta in self.pending.range(before..) {
-                        self.acc.choice_mut(delta.index).apply(delta);
+                    self.timings.chunks += 1;
+                    for delta in self.pending.range_mut(before..) {
+                        let choice = self.acc.choice_mut(delta.index);
+                        if self.split_think {
+                            choice.split_think(delta);
+                        }
+                        choice.apply(delta);
+                        note_first_text(&mut self.timings, self.started, delta);
                     }
                     if self.pending.len() > before {
                         return Ok(());
@@ -502,7 +626,30 @@ impl<R: BufRead> ChatStream<R> {
         }
     }
 
+    /// At the end of the stream, hands out text held back as a possible partial `<think>` tag.
+    fn release_held_tags(&mut self) {
+        if !self.split_think {
+            return;
+        }
+        for choice in &mut self.acc.choices {
+            let mut delta = ChatDelta {
+                index: choice.index,
+                finish_reason: None,
+                ..ChatDelta::default()
+            };
+            let (mut reasoning, mut content) = (String::new(), String::new());
+            choice.think.finish(&mut reasoning, &mut content);
+            delta.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+            delta.content = (!content.is_empty()).then_some(content);
+            if delta.reasoning_content.is_some() || delta.content.is_some() {
+                choice.apply(&delta);
+                self.pending.push_back(delta);
+            }
+        }
+    }
+
     fn end_of_body(&mut self) -> Result<(), Error> {
+        self.release_held_tags();
         let finished = !self.acc.choices.is_empty()
             && self.acc.choices.iter().all(|c| c.finish_reason.is_some());
         if finished {
@@ -518,6 +665,16 @@ impl<R: BufRead> ChatStream<R> {
             },
             source: None,
         })
+    }
+}
+
+/// Records the first reasoning and the first answer text.
+fn note_first_text(timings: &mut StreamTimings, started: Instant, delta: &ChatDelta) {
+    if timings.first_reasoning.is_none() && delta.reasoning_content.is_some() {
+        timings.first_reasoning = Some(started.elapsed());
+    }
+    if timings.first_content.is_none() && delta.content.is_some() {
+        timings.first_content = Some(started.elapsed());
     }
 }
 
@@ -562,6 +719,48 @@ impl<R> ChatStream<R> {
     /// The finish reason of choice 0, once it has finished.
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.acc.choice(0).and_then(|c| c.finish_reason())
+    }
+
+    /// The assistant message of choice 0 to append to the conversation (answer and tool calls, without the
+    /// reasoning). See [`StreamChoice::message`].
+    ///
+    /// ```
+    /// use siliconflow::{ChatStream, Message, Role};
+    ///
+    /// let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"r\",\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\n";
+    /// let mut stream = ChatStream::from_reader(body.as_bytes());
+    /// stream.by_ref().for_each(drop);
+    /// let mut history = vec![Message::user("Hello")];
+    /// history.push(stream.message());
+    /// assert_eq!(history[1].role, Role::Assistant);
+    /// assert_eq!(history[1].reasoning_content, None);
+    /// assert_eq!(stream.message_with_reasoning().reasoning_content.as_deref(), Some("r"));
+    /// ```
+    pub fn message(&self) -> Message {
+        self.acc
+            .choice(0)
+            .map_or_else(|| Message::assistant(""), StreamChoice::message)
+    }
+
+    /// The assistant message of choice 0 with its reasoning. See [`StreamChoice::message_with_reasoning`].
+    pub fn message_with_reasoning(&self) -> Message {
+        self.acc.choice(0).map_or_else(
+            || Message::assistant(""),
+            StreamChoice::message_with_reasoning,
+        )
+    }
+
+    /// Whether choice 0 spent its whole token budget thinking (finish `length`, reasoning, no answer).
+    pub fn spent_budget_thinking(&self) -> bool {
+        self.acc
+            .choice(0)
+            .is_some_and(StreamChoice::spent_budget_thinking)
+    }
+
+    /// When the headers, the first reasoning, the first answer text and the end arrived, and how many
+    /// chunks.
+    pub fn timings(&self) -> StreamTimings {
+        self.timings
     }
 
     /// The latest usage seen (SiliconFlow sends a running total on every chunk, OpenAI one trailer).
@@ -615,7 +814,7 @@ impl<R> ChatStream<R> {
                 .iter()
                 .map(|c| Choice {
                     index: c.index,
-                    message: c.message(),
+                    message: c.message_with_reasoning(),
                     finish_reason: c.finish_reason.clone(),
                     logprobs: None,
                 })
@@ -638,8 +837,14 @@ impl<R: BufRead> Iterator for ChatStream<R> {
             if self.state != State::Streaming {
                 return None;
             }
-            if let Err(error) = self.advance() {
+            let result = self.advance();
+            if result.is_err() {
                 self.state = State::Ended(StreamEnd::Failed);
+            }
+            if self.state != State::Streaming {
+                self.timings.total = Some(self.started.elapsed());
+            }
+            if let Err(error) = result {
                 return Some(Err(self.redactor.error(error)));
             }
         }
