@@ -508,6 +508,11 @@ impl Client {
         parse_json_body(&body, status, request_id, true)
     }
 
+    /// Scrubs the API key out of an error built outside the request path.
+    pub(crate) fn redact(&self, error: Error) -> Error {
+        self.shared.redactor.error(error)
+    }
+
     /// `GET {base}/{path}` and the JSON answer, with the same errors and retries as chat.
     pub(crate) fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.json_call(path, None)

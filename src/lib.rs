@@ -123,10 +123,14 @@
 mod body;
 pub mod chat;
 mod client;
+pub mod embeddings;
 mod error;
+pub mod models;
+pub mod rerank;
 mod retry;
 mod serde_util;
 pub mod sse;
+pub mod user;
 
 pub use body::ResponseBody;
 pub use chat::{
@@ -139,8 +143,18 @@ pub use client::{
     Client, ClientBuilder, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
 };
+pub use embeddings::{
+    Embedding, EmbeddingDecodeError, EmbeddingInput, EmbeddingRequest, EmbeddingResponse,
+    EmbeddingVector, EncodingFormat,
+};
 pub use error::{ApiError, BoxError, Error, TimeoutKind};
+pub use models::{Model, ModelList, ModelsQuery};
+pub use rerank::{
+    BilledUnits, RerankDocument, RerankMeta, RerankRequest, RerankResponse, RerankResult,
+    RerankTokens,
+};
 pub use retry::RetryPolicy;
+pub use user::UserInfo;
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

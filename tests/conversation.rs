@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::time::Duration;
 
 use common::*;
