@@ -6,8 +6,22 @@
 //! `POST /v1/chat/completions` the way SiliconFlow's DeepSeek-R1 does: a streamed answer with
 //! `reasoning_content` first, then `content`, cumulative `usage` on every chunk, a `finish_reason`
 //! chunk and `data: [DONE]`; or a whole `chat.completion` object when `stream` is not `true`.
+//!
+//! What it answers depends on the conversation it is sent:
+//! - an ordinary turn: a canned reply quoting the last user message and naming the turn number
+//!   (`(turn 3)` for the third user message), so a conversation's history is visibly sent along;
+//! - a user message with `tools` in the request: a call of the first tool (or the one `tool_choice`
+//!   names; none for `"none"`), streamed the way SiliconFlow streams Kimi and Qwen3 tool calls: a
+//!   first fragment with the id `functions.<name>:0`, the type and the name, then argument fragments
+//!   with `"id":null,"type":null`, then `finish_reason: "tool_calls"`. A tool with a `city` (or
+//!   `location`) parameter gets the city named in the prompt (Hangzhou when none is);
+//! - a `tool` message last: a final answer quoting what the tool returned.
+//!
 //! It also reproduces SiliconFlow's error bodies: the model `demo/unknown-model` gets a 400
 //! `{"code":20012,…}`, a wrong API key a 401 `"Invalid token"`, any other path a plain-text 404.
+
+// Each example uses its own subset of these helpers.
+#![allow(dead_code)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,21 +64,26 @@ const MAX_QUOTE_CHARS: usize = 48;
 /// What the examples take on the command line: `[--model MODEL] [PROMPT...]`.
 #[derive(Debug, Clone)]
 pub struct Args {
-    /// The model to ask (`--model`), `deepseek-ai/DeepSeek-R1` by default.
+    /// The model to ask (`--model`), or the example's default ([`DEFAULT_MODEL`] for most).
     pub model: String,
-    /// The words after the options joined with spaces, or [`DEFAULT_PROMPT`].
+    /// The words after the options joined with spaces, or the example's default prompt.
     pub prompt: String,
 }
 
 /// Parses `[--model MODEL] [PROMPT...]`; prints usage and exits on `--help` or a bad option.
 pub fn parse_args(example: &str) -> Args {
+    parse_args_with(example, DEFAULT_MODEL, DEFAULT_PROMPT)
+}
+
+/// Like [`parse_args`], with the example's own default model and prompt.
+pub fn parse_args_with(example: &str, default_model: &str, default_prompt: &str) -> Args {
     let usage = format!(
         "usage: cargo run --example {example} -- [--model MODEL] [PROMPT...]\n\n\
-         MODEL defaults to {DEFAULT_MODEL}; PROMPT defaults to \"{DEFAULT_PROMPT}\".\n\
+         MODEL defaults to {default_model}; PROMPT defaults to \"{default_prompt}\".\n\
          Without SILICONFLOW_API_KEY the example talks to a built-in offline demo server\n\
          (try --model {UNKNOWN_MODEL} there to see an API error)."
     );
-    let mut model = DEFAULT_MODEL.to_string();
+    let mut model = default_model.to_string();
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
     let mut options_done = false;
@@ -99,7 +118,7 @@ pub fn parse_args(example: &str) -> Args {
         }
     }
     let prompt = if words.is_empty() {
-        DEFAULT_PROMPT.to_string()
+        default_prompt.to_string()
     } else {
         words.join(" ")
     };
@@ -553,8 +572,188 @@ fn respond(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The canned DeepSeek-R1-style reply
+// The canned DeepSeek-R1-style replies
 // ---------------------------------------------------------------------------------------------
+
+/// Cities the demo recognises in a prompt when it makes up a weather tool call.
+const CITIES: &[&str] = &[
+    "Hangzhou",
+    "Beijing",
+    "Shanghai",
+    "Shenzhen",
+    "Guangzhou",
+    "Chengdu",
+    "Hong Kong",
+    "Tokyo",
+    "Seoul",
+    "Singapore",
+    "New York",
+    "San Francisco",
+    "London",
+    "Paris",
+    "Berlin",
+    "Sydney",
+    "杭州",
+    "北京",
+    "上海",
+    "深圳",
+    "广州",
+    "成都",
+];
+
+/// The city a tool call uses when the prompt names none of [`CITIES`].
+const DEFAULT_CITY: &str = "Hangzhou";
+
+/// The tool-result text quoted in a final answer is cut to this many characters.
+const MAX_TOOL_QUOTE_CHARS: usize = 240;
+
+/// What the demo makes of the conversation it was sent.
+enum Scenario {
+    /// An ordinary turn: answer the last user message.
+    Chat {
+        last_user: String,
+        /// How many user messages the conversation has (this one included).
+        turn: usize,
+        /// How many messages were sent in all.
+        messages: usize,
+        system: Option<String>,
+    },
+    /// The last message is a user message and tools are offered: call one.
+    CallTool {
+        last_user: String,
+        name: String,
+        /// The argument name to fill with a city (`city` or `location`), if the tool has one.
+        city_param: Option<String>,
+    },
+    /// The last messages are tool results: answer with them.
+    UseToolResults {
+        /// `("the <name> tool", call id, content)` of each trailing tool message, in order.
+        results: Vec<(String, String, String)>,
+    },
+}
+
+impl Scenario {
+    fn of(body: &Value, messages: &[Value]) -> Scenario {
+        let role = |m: &Value| {
+            m.get("role")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let last_role = messages.last().map(role).unwrap_or_default();
+
+        if last_role == "tool" {
+            let first_result = messages
+                .iter()
+                .rposition(|m| role(m) != "tool")
+                .map_or(0, |i| i + 1);
+            let calls = messages[..first_result]
+                .iter()
+                .rev()
+                .find(|m| role(m) == "assistant")
+                .and_then(|m| m.get("tool_calls"))
+                .and_then(Value::as_array);
+            let results = messages[first_result..]
+                .iter()
+                .map(|m| {
+                    let id = m
+                        .get("tool_call_id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    let name = calls
+                        .and_then(|calls| {
+                            calls
+                                .iter()
+                                .find(|c| c.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                        })
+                        .and_then(|c| c.pointer("/function/name"))
+                        .and_then(Value::as_str)
+                        .map_or_else(|| "the tool".to_owned(), |name| format!("the {name} tool"));
+                    (name, id, message_text(m.get("content")))
+                })
+                .collect();
+            return Scenario::UseToolResults { results };
+        }
+
+        let last_user = messages
+            .iter()
+            .rev()
+            .find(|m| role(m) == "user")
+            .map(|m| message_text(m.get("content")))
+            .unwrap_or_default();
+
+        if last_role == "user" {
+            if let Some(tool) = chosen_tool(body) {
+                let name = tool
+                    .pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("tool")
+                    .to_owned();
+                let properties = tool.pointer("/function/parameters/properties");
+                let city_param = ["city", "location"]
+                    .into_iter()
+                    .find(|p| properties.and_then(|props| props.get(p)).is_some())
+                    .map(str::to_owned);
+                return Scenario::CallTool {
+                    last_user,
+                    name,
+                    city_param,
+                };
+            }
+        }
+
+        Scenario::Chat {
+            last_user,
+            turn: messages.iter().filter(|m| role(m) == "user").count(),
+            messages: messages.len(),
+            system: messages
+                .iter()
+                .find(|m| role(m) == "system")
+                .map(|m| message_text(m.get("content"))),
+        }
+    }
+}
+
+/// The tool the demo calls: the one `tool_choice` names, else the first; none for
+/// `tool_choice: "none"` or without tools.
+fn chosen_tool(body: &Value) -> Option<&Value> {
+    let tools = body.get("tools").and_then(Value::as_array)?;
+    match body.get("tool_choice") {
+        Some(Value::String(mode)) if mode == "none" => None,
+        Some(choice @ Value::Object(_)) => {
+            let wanted = choice.pointer("/function/name").and_then(Value::as_str);
+            tools
+                .iter()
+                .find(|t| t.pointer("/function/name").and_then(Value::as_str) == wanted)
+                .or_else(|| tools.first())
+        }
+        _ => tools.first(),
+    }
+}
+
+/// The first of [`CITIES`] to appear in the text, else [`DEFAULT_CITY`].
+fn city_in(text: &str) -> &'static str {
+    let text = text.to_lowercase();
+    CITIES
+        .iter()
+        .filter_map(|city| text.find(&city.to_lowercase()).map(|at| (at, *city)))
+        .min_by_key(|&(at, _)| at)
+        .map_or(DEFAULT_CITY, |(_, city)| city)
+}
+
+/// A tool call the demo streams: the id, the name and the arguments in the fragments they are sent in.
+struct CannedCall {
+    id: String,
+    name: String,
+    fragments: Vec<String>,
+}
+
+impl CannedCall {
+    fn arguments(&self) -> String {
+        self.fragments.concat()
+    }
+}
 
 struct CannedReply {
     id: String,
@@ -563,6 +762,7 @@ struct CannedReply {
     prompt_tokens: u64,
     reasoning: Vec<String>,
     answer: Vec<String>,
+    tool_call: Option<CannedCall>,
 }
 
 impl CannedReply {
@@ -572,25 +772,108 @@ impl CannedReply {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let last_user = messages
-            .iter()
-            .rev()
-            .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-            .map(|m| message_text(m.get("content")))
-            .unwrap_or_default();
-        let quote = quote(&last_user);
 
-        let reasoning = format!(
-            "The user said \"{quote}\". I am the offline demo server, not a real model, so there \
-             is nothing to think hard about. I will stream a short canned reply, one small token \
-             per event, the way SiliconFlow streams DeepSeek-R1: this reasoning first, then the \
-             answer. 再加一点中文。\n"
-        );
-        let answer = format!(
-            "\nHello from the offline demo! 👋 You said \"{quote}\" and I heard you, but no real \
-             model is running here, so this reply is canned. 这是离线演示服务器的回答。 Set \
-             SILICONFLOW_API_KEY to talk to a real model on SiliconFlow. 😊"
-        );
+        let (reasoning, answer, tool_call) = match Scenario::of(body, messages) {
+            Scenario::Chat {
+                last_user,
+                turn,
+                messages,
+                system,
+            } => {
+                let quote = quote(&last_user, MAX_QUOTE_CHARS);
+                let system_note = match &system {
+                    Some(system) => format!(
+                        " The system prompt says \"{}\".",
+                        quote_text(system, MAX_QUOTE_CHARS)
+                    ),
+                    None => String::new(),
+                };
+                let reasoning = format!(
+                    "The user said \"{quote}\". This is turn {turn} of the conversation.{system_note} \
+                     I am the offline demo server, not a real model, so there is nothing to think \
+                     hard about. I will stream a short canned reply, one small token per event, the \
+                     way SiliconFlow streams DeepSeek-R1: this reasoning first, then the answer. \
+                     再加一点中文。\n"
+                );
+                let history = if messages > 1 {
+                    format!("; the history you sent has {messages} messages")
+                } else {
+                    String::new()
+                };
+                let system_answer = match &system {
+                    Some(system) => format!(
+                        " Your system prompt was \"{}\".",
+                        quote_text(system, MAX_QUOTE_CHARS)
+                    ),
+                    None => String::new(),
+                };
+                let answer = format!(
+                    "\nHello from the offline demo! 👋 (turn {turn}) You said \"{quote}\" and I \
+                     heard you{history}, but no real model is running here, so this reply is \
+                     canned.{system_answer} 这是离线演示服务器的回答。 Set SILICONFLOW_API_KEY to \
+                     talk to a real model on SiliconFlow. 😊"
+                );
+                (reasoning, answer, None)
+            }
+            Scenario::CallTool {
+                last_user,
+                name,
+                city_param,
+            } => {
+                let quote = quote(&last_user, MAX_QUOTE_CHARS);
+                // SiliconFlow's Kimi-style ids: `functions.<name>:<n>`.
+                let id = format!("functions.{name}:0");
+                let (fragments, plan) = match city_param {
+                    Some(param) => {
+                        let city = city_in(&last_user);
+                        let param_json = serde_json::to_string(&param).unwrap_or_default();
+                        let city_json = serde_json::to_string(city).unwrap_or_default();
+                        let fragments = vec![
+                            "{".to_string(),
+                            param_json,
+                            ": ".to_string(),
+                            city_json,
+                            "}".to_string(),
+                        ];
+                        (fragments, format!(" with {param} = \"{city}\""))
+                    }
+                    None => (vec!["{".to_string(), "}".to_string()], String::new()),
+                };
+                let reasoning = format!(
+                    "The user asks: \"{quote}\". I cannot know that without live data, so I will \
+                     call the {name} tool{plan} and answer from its result. 先调用工具。\n"
+                );
+                let call = CannedCall {
+                    id,
+                    name,
+                    fragments,
+                };
+                (reasoning, String::new(), Some(call))
+            }
+            Scenario::UseToolResults { results } => {
+                let names = results
+                    .iter()
+                    .map(|(tool, id, _)| format!("{tool} (call {id})"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                let reasoning = format!(
+                    "The tool result arrived from {names}. I will answer with it, quoting what it \
+                     returned, since the offline demo cannot phrase it any better. 根据工具结果回答。\n"
+                );
+                let quoted = results
+                    .iter()
+                    .map(|(tool, _, content)| {
+                        format!("{tool} returned {}", quote(content, MAX_TOOL_QUOTE_CHARS))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let answer = format!(
+                    "\nHere is what I found: {quoted}. That is the whole answer from the offline \
+                     demo; a real model would turn it into a friendly sentence. ☀️"
+                );
+                (reasoning, answer, None)
+            }
+        };
 
         let prompt_tokens = 4 + messages
             .iter()
@@ -614,7 +897,22 @@ impl CannedReply {
             prompt_tokens,
             reasoning: tokenize(&reasoning),
             answer: tokenize(&answer),
+            tool_call,
         }
+    }
+
+    fn finish_reason(&self) -> &'static str {
+        if self.tool_call.is_some() {
+            "tool_calls"
+        } else {
+            "stop"
+        }
+    }
+
+    /// Tokens of the whole reply: reasoning, answer and tool-call fragments.
+    fn completion_tokens(&self) -> u64 {
+        let call = self.tool_call.as_ref().map_or(0, |c| 1 + c.fragments.len());
+        (self.reasoning.len() + self.answer.len() + call) as u64
     }
 
     fn usage(&self, completion_tokens: u64, reasoning_tokens: Option<u64>) -> Usage {
@@ -648,14 +946,16 @@ impl CannedReply {
         }
     }
 
-    /// Every chunk of the stream, in order, as SiliconFlow sends them for DeepSeek-R1.
+    /// Every chunk of the stream, in order, as SiliconFlow sends them for DeepSeek-R1 (and, for a
+    /// tool call, as it sends them for Kimi and Qwen3).
     fn chunks(&self) -> Vec<Chunk<'_>> {
         let delta = |content, reasoning_content, role| Delta {
             content,
             reasoning_content,
             role,
+            tool_calls: None,
         };
-        let mut chunks = Vec::with_capacity(self.reasoning.len() + self.answer.len() + 2);
+        let mut chunks = Vec::with_capacity(self.completion_tokens() as usize + 2);
         chunks.push(self.chunk(
             delta(None, Some(""), Some("assistant")),
             None,
@@ -679,9 +979,42 @@ impl CannedReply {
                 self.usage(completion, Some(reasoning_tokens)),
             ));
         }
+        if let Some(call) = &self.tool_call {
+            // The first fragment names the call; the rest carry `"id":null,"type":null` and a
+            // piece of the arguments each.
+            let first = ToolCallFragment {
+                index: 0,
+                id: Some(&call.id),
+                kind: Some("function"),
+                function: FunctionFragment {
+                    name: Some(&call.name),
+                    arguments: "",
+                },
+            };
+            let rest = call.fragments.iter().map(|piece| ToolCallFragment {
+                index: 0,
+                id: None,
+                kind: None,
+                function: FunctionFragment {
+                    name: None,
+                    arguments: piece,
+                },
+            });
+            for fragment in std::iter::once(first).chain(rest) {
+                completion += 1;
+                chunks.push(self.chunk(
+                    Delta {
+                        tool_calls: Some([fragment]),
+                        ..delta(None, None, Some("assistant"))
+                    },
+                    None,
+                    self.usage(completion, Some(reasoning_tokens)),
+                ));
+            }
+        }
         chunks.push(self.chunk(
             delta(Some(""), None, None),
-            Some("stop"),
+            Some(self.finish_reason()),
             self.usage(completion, Some(reasoning_tokens)),
         ));
         chunks
@@ -690,7 +1023,17 @@ impl CannedReply {
     /// The same reply as one non-streamed `chat.completion` object.
     fn completion(&self) -> Completion<'_> {
         let reasoning_tokens = self.reasoning.len() as u64;
-        let completion_tokens = reasoning_tokens + self.answer.len() as u64;
+        let answer = self.answer.concat();
+        let tool_calls = self.tool_call.as_ref().map(|call| {
+            vec![ToolCall {
+                id: &call.id,
+                kind: "function",
+                function: FunctionCall {
+                    name: &call.name,
+                    arguments: call.arguments(),
+                },
+            }]
+        });
         Completion {
             id: &self.id,
             object: "chat.completion",
@@ -700,12 +1043,13 @@ impl CannedReply {
                 index: 0,
                 message: AssistantMessage {
                     role: "assistant",
-                    content: self.answer.concat(),
+                    content: (!answer.is_empty() || tool_calls.is_none()).then_some(answer),
                     reasoning_content: self.reasoning.concat(),
+                    tool_calls,
                 },
-                finish_reason: "stop",
+                finish_reason: self.finish_reason(),
             }],
-            usage: self.usage(completion_tokens, Some(reasoning_tokens)),
+            usage: self.usage(self.completion_tokens(), Some(reasoning_tokens)),
             system_fingerprint: "",
         }
     }
@@ -738,6 +1082,25 @@ struct Delta<'a> {
     reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<[ToolCallFragment<'a>; 1]>,
+}
+
+/// One streamed piece of a tool call: `id` and `type` are `null` after the first.
+#[derive(Serialize)]
+struct ToolCallFragment<'a> {
+    index: u32,
+    id: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    function: FunctionFragment<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionFragment<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    arguments: &'a str,
 }
 
 #[derive(Serialize)]
@@ -775,8 +1138,24 @@ struct CompletionChoice<'a> {
 #[derive(Serialize)]
 struct AssistantMessage<'a> {
     role: &'a str,
-    content: String,
+    content: Option<String>,
     reasoning_content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<ToolCall<'a>>>,
+}
+
+#[derive(Serialize)]
+struct ToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    function: FunctionCall<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionCall<'a> {
+    name: &'a str,
+    arguments: String,
 }
 
 fn write_stream(
@@ -837,16 +1216,22 @@ fn message_text(content: Option<&Value>) -> String {
     }
 }
 
-/// The prompt on one line, cut to `MAX_QUOTE_CHARS` characters.
-fn quote(prompt: &str) -> String {
-    let one_line = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
+/// The prompt on one line, cut to `max_chars` characters; "(an empty message)" when empty.
+fn quote(prompt: &str, max_chars: usize) -> String {
+    let one_line = quote_text(prompt, max_chars);
     if one_line.is_empty() {
         return "(an empty message)".to_string();
     }
-    if one_line.chars().count() <= MAX_QUOTE_CHARS {
+    one_line
+}
+
+/// Text on one line (whitespace runs collapsed), cut to `max_chars` characters with `…`.
+fn quote_text(text: &str, max_chars: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max_chars {
         return one_line;
     }
-    let mut cut: String = one_line.chars().take(MAX_QUOTE_CHARS).collect();
+    let mut cut: String = one_line.chars().take(max_chars).collect();
     cut.push('…');
     cut
 }
