@@ -87,16 +87,29 @@ pub struct FunctionCallDelta {
 }
 
 /// Everything accumulated for one choice of a stream.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct StreamChoice {
     index: u32,
     role: Option<Role>,
     content: String,
     reasoning_content: String,
     tool_calls: Vec<ToolCall>,
-    tool_call_indices: Vec<u32>,
+    tool_positions: Positions,
     finish_reason: Option<FinishReason>,
     think: ThinkSplitter,
+}
+
+impl fmt::Debug for StreamChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamChoice")
+            .field("index", &self.index)
+            .field("role", &self.role)
+            .field("content", &self.content)
+            .field("reasoning_content", &self.reasoning_content)
+            .field("tool_calls", &self.tool_calls)
+            .field("finish_reason", &self.finish_reason)
+            .finish()
+    }
 }
 
 impl StreamChoice {
@@ -146,16 +159,11 @@ impl StreamChoice {
     /// Merges one fragment: a new index starts a call; `None` never overwrites a known id, type or name;
     /// arguments are concatenated raw.
     fn merge_tool_call(&mut self, fragment: &ToolCallDelta) {
-        let position = match self
-            .tool_call_indices
-            .iter()
-            .position(|&i| i == fragment.index)
-        {
+        let position = match self.tool_positions.find(fragment.index) {
             Some(position) => position,
             None => {
-                self.tool_call_indices.push(fragment.index);
                 self.tool_calls.push(ToolCall::default());
-                self.tool_calls.len() - 1
+                self.tool_positions.insert(fragment.index)
             }
         };
         let call = &mut self.tool_calls[position];
@@ -292,26 +300,58 @@ struct Accumulator {
     system_fingerprint: String,
     usage: Option<Usage>,
     choices: Vec<StreamChoice>,
+    positions: Positions,
 }
 
 impl Accumulator {
     fn choice_mut(&mut self, index: u32) -> &mut StreamChoice {
-        // Choices are few (usually one): a linear scan beats a map.
-        match self.choices.iter().position(|c| c.index == index) {
-            Some(position) => &mut self.choices[position],
+        let position = match self.positions.find(index) {
+            Some(position) => position,
             None => {
                 self.choices.push(StreamChoice {
                     index,
                     ..StreamChoice::default()
                 });
-                let last = self.choices.len() - 1;
-                &mut self.choices[last]
+                self.positions.insert(index)
             }
-        }
+        };
+        &mut self.choices[position]
     }
 
-    fn choice(&self, index: u32) -> Option<&StreamChoice> {
-        self.choices.iter().find(|c| c.index == index)
+    /// Choice 0, the one the single-choice accessors report.
+    fn first(&self) -> Option<&StreamChoice> {
+        self.positions.find(0).map(|p| &self.choices[p])
+    }
+}
+
+/// Where each wire `index` (of a choice, or of a tool call) sits in a `Vec`, in order of first appearance.
+///
+/// Servers number from 0 in order, so the position usually equals the index: one comparison, no search.
+/// Any other numbering goes through an ordered map, so a hostile chunk with many distinct indices costs
+/// O(n log n), not O(n²).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Positions {
+    indices: Vec<u32>,
+    elsewhere: std::collections::BTreeMap<u32, usize>,
+}
+
+impl Positions {
+    fn find(&self, index: u32) -> Option<usize> {
+        let at = index as usize;
+        if self.indices.get(at) == Some(&index) {
+            return Some(at);
+        }
+        self.elsewhere.get(&index).copied()
+    }
+
+    /// Records a new index (not yet present) and returns its position.
+    fn insert(&mut self, index: u32) -> usize {
+        let position = self.indices.len();
+        self.indices.push(index);
+        if position != index as usize {
+            self.elsewhere.insert(index, position);
+        }
+        position
     }
 }
 
@@ -703,22 +743,22 @@ fn read_error(error: io::Error, events: u64) -> Error {
 impl<R> ChatStream<R> {
     /// The full answer text of choice 0 so far.
     pub fn content(&self) -> &str {
-        self.acc.choice(0).map_or("", |c| c.content())
+        self.acc.first().map_or("", |c| c.content())
     }
 
     /// The full reasoning text of choice 0 so far.
     pub fn reasoning_content(&self) -> &str {
-        self.acc.choice(0).map_or("", |c| c.reasoning_content())
+        self.acc.first().map_or("", |c| c.reasoning_content())
     }
 
     /// The tool calls of choice 0 so far, fragments merged.
     pub fn tool_calls(&self) -> &[ToolCall] {
-        self.acc.choice(0).map_or(&[], |c| c.tool_calls())
+        self.acc.first().map_or(&[], |c| c.tool_calls())
     }
 
     /// The finish reason of choice 0, once it has finished.
     pub fn finish_reason(&self) -> Option<&FinishReason> {
-        self.acc.choice(0).and_then(|c| c.finish_reason())
+        self.acc.first().and_then(|c| c.finish_reason())
     }
 
     /// The assistant message of choice 0 to append to the conversation (answer and tool calls, without the
@@ -738,13 +778,13 @@ impl<R> ChatStream<R> {
     /// ```
     pub fn message(&self) -> Message {
         self.acc
-            .choice(0)
+            .first()
             .map_or_else(|| Message::assistant(""), StreamChoice::message)
     }
 
     /// The assistant message of choice 0 with its reasoning. See [`StreamChoice::message_with_reasoning`].
     pub fn message_with_reasoning(&self) -> Message {
-        self.acc.choice(0).map_or_else(
+        self.acc.first().map_or_else(
             || Message::assistant(""),
             StreamChoice::message_with_reasoning,
         )
@@ -753,7 +793,7 @@ impl<R> ChatStream<R> {
     /// Whether choice 0 spent its whole token budget thinking (finish `length`, reasoning, no answer).
     pub fn spent_budget_thinking(&self) -> bool {
         self.acc
-            .choice(0)
+            .first()
             .is_some_and(StreamChoice::spent_budget_thinking)
     }
 
