@@ -106,6 +106,16 @@
 //! # Ok::<(), siliconflow::Error>(())
 //! ```
 //!
+//! # Beyond one answer
+//!
+//! - Tool calls: [`Tool::function`], [`ToolChoice`]; fragments merged in [`ChatStream::tool_calls`];
+//!   [`ChatStream::message`] gives the assistant turn to append to the history and [`Message::tool`] the
+//!   result. Reasoning goes back into the history only when you ask ([`ChatStream::message_with_reasoning`]).
+//! - [`ChatStream::split_think_tags`] moves `<think>…</think>` out of the answer; [`ChatStream::timings`]
+//!   and [`ChatStream::spent_budget_thinking`] describe how the answer went.
+//! - Other endpoints on the same client: [`Client::list_models`], [`Client::user_info`],
+//!   [`Client::embeddings`], [`Client::rerank`].
+//!
 //! # Other servers
 //!
 //! Point the client at any OpenAI-compatible `/v1`:
