@@ -170,9 +170,12 @@ impl EventState {
 }
 
 /// Decodes bytes as UTF-8, replacing invalid sequences as the spec's "UTF-8 decode" does.
-/// Borrows (no allocation) whenever the bytes are valid.
+/// Borrows (no allocation) whenever the bytes are valid, which the fast validator decides.
 fn utf8(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// A WHATWG-conformant server-sent-events decoder over any [`BufRead`].
@@ -292,7 +295,7 @@ impl<R: BufRead> SseDecoder<R> {
                 self.at_start = false;
             }
             let rest = &buf[start..];
-            match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', rest) {
                 None => {
                     if self.line.len() + rest.len() > self.max {
                         self.line.clear();

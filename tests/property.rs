@@ -150,7 +150,6 @@ const MALFORMED: &[&str] = &[
     "{\"choices\":[{\"index\":0,\"index\":1}]}",
     "{\"choices\":[{\"index\":0,\"delta\":{\"role\":5}}]}",
     "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":\"0\"}]}}]}",
-    "{\"usage\":{\"total_tokens\":\"x\"}}",
     "{\"choices\":[1]}",
 ];
 

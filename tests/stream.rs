@@ -478,3 +478,32 @@ fn deltas_concatenate_to_the_accumulated_text_at_every_split() {
     assert_eq!(run.content, "Hello, 世界! 🎉");
     assert_eq!(run.reasoning, "思考0 step1😊2\\n3\"q\"4");
 }
+
+#[test]
+fn a_malformed_usage_is_reported_when_it_is_the_last_one() {
+    let bad = "data: {\"choices\":[],\"usage\":{\"total_tokens\":\"x\"}}\n\n";
+    // The last usage is checked at the end of the stream: a malformed one is a typed error naming it.
+    for end in [DONE, ""] {
+        let body = content_event("a") + &finish_event("stop") + bad + end;
+        let mut stream = ChatStream::from_reader(Cursor::new(body));
+        let error = stream.by_ref().find_map(Result::err).expect("an error");
+        match error {
+            Error::MalformedChunk { event, data, .. } => {
+                assert_eq!(event, 3);
+                assert_eq!(data, "{\"total_tokens\":\"x\"}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(stream.content(), "a");
+        assert!(stream.usage().is_none(), "no usage rather than a wrong one");
+    }
+    // A running total replaced by a valid one is what the caller sees: the valid one.
+    let body = content_event("a")
+        + bad
+        + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\n"
+        + &finish_event("stop")
+        + DONE;
+    let mut stream = ChatStream::from_reader(Cursor::new(body));
+    assert!(stream.by_ref().all(|d| d.is_ok()));
+    assert_eq!(stream.usage().map(|u| u.total_tokens), Some(3));
+}

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::request::Role;
@@ -298,9 +299,62 @@ struct Accumulator {
     model: String,
     created: u64,
     system_fingerprint: String,
-    usage: Option<Usage>,
+    usage: UsageSlot,
     choices: Vec<StreamChoice>,
     positions: Positions,
+}
+
+/// The latest usage, kept as the JSON text it arrived as and parsed when first read.
+///
+/// SiliconFlow sends a running total on every chunk; parsing each one would cost more than the rest of the
+/// chunk. The last one is checked at the end of the stream, so a malformed total is still reported.
+#[derive(Debug, Default)]
+struct UsageSlot {
+    raw: String,
+    /// The number of the event it came in, for the error that names it.
+    event: u64,
+    parsed: std::cell::OnceCell<Option<Usage>>,
+}
+
+impl UsageSlot {
+    fn set_raw(&mut self, raw: &str, event: u64) {
+        self.raw.clear();
+        self.raw.push_str(raw);
+        self.event = event;
+        self.parsed = std::cell::OnceCell::new();
+    }
+
+    fn set(&mut self, usage: Option<Usage>) {
+        self.raw.clear();
+        self.parsed = std::cell::OnceCell::from(usage);
+    }
+
+    fn parse(&self) -> Result<Option<Usage>, serde_json::Error> {
+        if self.raw.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&self.raw).map(Some)
+    }
+
+    fn get(&self) -> Option<&Usage> {
+        self.parsed
+            .get_or_init(|| self.parse().ok().flatten())
+            .as_ref()
+    }
+
+    /// The error for a malformed last usage, if it is one.
+    fn check(&self) -> Result<(), Error> {
+        if self.parsed.get().is_some_and(Option::is_some) {
+            return Ok(());
+        }
+        self.parse()
+            .map(drop)
+            .map_err(|source| Error::MalformedChunk {
+                event: self.event,
+                data: truncate(&self.raw, MAX_SNIPPET),
+                source,
+            })
+    }
 }
 
 impl Accumulator {
@@ -421,7 +475,7 @@ impl<R> fmt::Debug for ChatStream<R> {
             .field("events", &self.events)
             .field("request_id", &self.request_id)
             .field("choices", &self.acc.choices)
-            .field("usage", &self.acc.usage)
+            .field("usage", &self.acc.usage.get())
             .finish_non_exhaustive()
     }
 }
@@ -532,7 +586,7 @@ impl<R: BufRead> ChatStream<R> {
         acc.model = completion.model;
         acc.created = completion.created;
         acc.system_fingerprint = completion.system_fingerprint.unwrap_or_default();
-        acc.usage = completion.usage;
+        acc.usage.set(completion.usage);
         for choice in completion.choices {
             let message = choice.message;
             let text = message.text();
@@ -590,6 +644,7 @@ impl<R: BufRead> ChatStream<R> {
                 ))));
             }
             if data == "[DONE]" {
+                self.acc.usage.check()?;
                 self.release_held_tags();
                 self.state = State::Ended(StreamEnd::Done);
                 if self.drain_after_done {
@@ -602,6 +657,7 @@ impl<R: BufRead> ChatStream<R> {
             let parsed = ChunkSeed {
                 pending: &mut self.pending,
                 acc: &mut self.acc,
+                event: self.events,
             }
             .deserialize(&mut deserializer)
             .and_then(|kind| deserializer.end().map(|()| kind));
@@ -693,6 +749,7 @@ impl<R: BufRead> ChatStream<R> {
         let finished = !self.acc.choices.is_empty()
             && self.acc.choices.iter().all(|c| c.finish_reason.is_some());
         if finished {
+            self.acc.usage.check()?;
             self.state = State::Ended(StreamEnd::FinishedWithoutDone);
             return Ok(());
         }
@@ -805,7 +862,7 @@ impl<R> ChatStream<R> {
 
     /// The latest usage seen (SiliconFlow sends a running total on every chunk, OpenAI one trailer).
     pub fn usage(&self) -> Option<&Usage> {
-        self.acc.usage.as_ref()
+        self.acc.usage.get()
     }
 
     /// Every choice seen so far, in the order they first appeared.
@@ -859,7 +916,7 @@ impl<R> ChatStream<R> {
                     logprobs: None,
                 })
                 .collect(),
-            usage: acc.usage,
+            usage: acc.usage.get().cloned(),
             system_fingerprint: (!acc.system_fingerprint.is_empty())
                 .then_some(acc.system_fingerprint),
         }
@@ -906,6 +963,8 @@ enum ChunkKind {
 struct ChunkSeed<'s> {
     pending: &'s mut VecDeque<ChatDelta>,
     acc: &'s mut Accumulator,
+    /// The number of the event being parsed.
+    event: u64,
 }
 
 #[derive(Deserialize)]
@@ -970,8 +1029,8 @@ impl<'de> Visitor<'de> for ChunkSeed<'_> {
                     })?;
                 }
                 ChunkField::Usage => {
-                    if let Some(usage) = map.next_value::<Option<Usage>>()? {
-                        self.acc.usage = Some(usage);
+                    if let Some(raw) = map.next_value::<Option<&'de RawValue>>()? {
+                        self.acc.usage.set_raw(raw.get(), self.event);
                     }
                 }
                 ChunkField::Error => error = map.next_value::<Option<IgnoredAny>>()?.is_some(),
