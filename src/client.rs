@@ -297,6 +297,14 @@ impl ClientBuilder {
                 "the base URL {base_url:?} must start with http:// or https:// and name a host"
             )));
         }
+        if cfg!(not(any(feature = "rustls", feature = "native-tls")))
+            && parsed.scheme_str() == Some("https")
+        {
+            return Err(Error::InvalidConfig(format!(
+                "the base URL {base_url:?} is HTTPS, but siliconflow was built without TLS: enable \
+                 the `rustls` (default) or `native-tls` feature"
+            )));
+        }
 
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
@@ -887,6 +895,19 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(client.base_url(), "http://127.0.0.1:8080/v1");
+    }
+
+    #[test]
+    fn https_needs_a_tls_feature() {
+        let result = Client::builder()
+            .api_key("k")
+            .base_url("https://example.com/v1")
+            .build();
+        if cfg!(any(feature = "rustls", feature = "native-tls")) {
+            assert!(result.is_ok());
+        } else {
+            assert!(matches!(result, Err(Error::InvalidConfig(m)) if m.contains("without TLS")));
+        }
     }
 
     #[test]
