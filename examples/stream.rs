@@ -25,24 +25,7 @@ use std::process::ExitCode;
 use siliconflow::{ChatRequest, Message};
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let mut shown = err.to_string();
-            eprintln!("\nerror: {shown}");
-            let mut source = err.source();
-            while let Some(cause) = source {
-                let text = cause.to_string();
-                // Skip a cause whose text the message above already includes.
-                if !shown.contains(&text) {
-                    eprintln!("  caused by: {text}");
-                    shown = text;
-                }
-                source = cause.source();
-            }
-            ExitCode::FAILURE
-        }
-    }
+    support::exit_code(run())
 }
 
 fn run() -> Result<(), Box<dyn Error>> {

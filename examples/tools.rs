@@ -38,23 +38,7 @@ const DEFAULT_PROMPT: &str = "What's the weather like in Hangzhou today?";
 const MAX_ROUNDS: usize = 5;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let mut shown = err.to_string();
-            eprintln!("\nerror: {shown}");
-            let mut source = err.source();
-            while let Some(cause) = source {
-                let text = cause.to_string();
-                if !shown.contains(&text) {
-                    eprintln!("  caused by: {text}");
-                    shown = text;
-                }
-                source = cause.source();
-            }
-            ExitCode::FAILURE
-        }
-    }
+    support::exit_code(run())
 }
 
 fn run() -> Result<(), Box<dyn Error>> {

@@ -70,6 +70,27 @@ pub struct Args {
     pub prompt: String,
 }
 
+/// Prints an example's error with the causes its message does not already include, and picks the exit
+/// code.
+pub fn exit_code(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
+    let Err(err) = result else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    let mut shown = err.to_string();
+    eprintln!("\nerror: {shown}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Skip a cause whose text the message above already includes.
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+            shown = text;
+        }
+        source = cause.source();
+    }
+    std::process::ExitCode::FAILURE
+}
+
 /// Parses `[--model MODEL] [PROMPT...]`; prints usage and exits on `--help` or a bad option.
 pub fn parse_args(example: &str) -> Args {
     parse_args_with(example, DEFAULT_MODEL, DEFAULT_PROMPT)
