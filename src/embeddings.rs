@@ -124,28 +124,13 @@ impl EmbeddingRequest {
         }
     }
 
-    /// Sets how vectors are encoded in the response.
-    pub fn encoding_format(mut self, format: EncodingFormat) -> Self {
-        self.encoding_format = Some(format);
-        self
-    }
-
-    /// Sets the vector length (for models that support shortening).
-    pub fn dimensions(mut self, dimensions: u32) -> Self {
-        self.dimensions = Some(dimensions);
-        self
-    }
-
-    /// Sets the end-user id.
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// Sets a field this crate has no method for; it is sent at the top level of the JSON body.
-    pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
-        self
+    crate::setters::option_setters! {
+        /// Sets how vectors are encoded in the response.
+        encoding_format: EncodingFormat,
+        /// Sets the vector length (for models that support shortening).
+        dimensions: u32,
+        /// Sets the end-user id.
+        user: impl Into<String>,
     }
 }
 

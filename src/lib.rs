@@ -139,6 +139,7 @@ pub mod models;
 pub mod rerank;
 mod retry;
 mod serde_util;
+mod setters;
 pub mod sse;
 pub mod user;
 

@@ -85,40 +85,17 @@ impl RerankRequest {
         }
     }
 
-    /// Returns only the `top_n` most relevant documents.
-    pub fn top_n(mut self, top_n: u32) -> Self {
-        self.top_n = Some(top_n);
-        self
-    }
-
-    /// Asks for each document's text in the results.
-    pub fn return_documents(mut self, return_documents: bool) -> Self {
-        self.return_documents = Some(return_documents);
-        self
-    }
-
-    /// Sets the most chunks a long document is split into.
-    pub fn max_chunks_per_doc(mut self, max_chunks: u32) -> Self {
-        self.max_chunks_per_doc = Some(max_chunks);
-        self
-    }
-
-    /// Sets how many tokens neighbouring chunks share.
-    pub fn overlap_tokens(mut self, overlap: u32) -> Self {
-        self.overlap_tokens = Some(overlap);
-        self
-    }
-
-    /// Sets the task instruction (Qwen3 rerankers).
-    pub fn instruction(mut self, instruction: impl Into<String>) -> Self {
-        self.instruction = Some(instruction.into());
-        self
-    }
-
-    /// Sets a field this crate has no method for; it is sent at the top level of the JSON body.
-    pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
-        self
+    crate::setters::option_setters! {
+        /// Returns only the `top_n` most relevant documents.
+        top_n: u32,
+        /// Asks for each document's text in the results.
+        return_documents: bool,
+        /// Sets the most chunks a long document is split into.
+        max_chunks_per_doc: u32,
+        /// Sets how many tokens neighbouring chunks share.
+        overlap_tokens: u32,
+        /// Sets the task instruction (Qwen3 rerankers).
+        instruction: impl Into<String>,
     }
 }
 

@@ -518,13 +518,9 @@ macro_rules! optional_fields {
                 }
             }
 
-            $(
-                $(#[$fmeta])*
-                pub fn $field(mut self, value: $arg) -> Self {
-                    self.$field = Some(value.into());
-                    self
-                }
-            )*
+            crate::setters::option_setters! {
+                $($(#[$fmeta])* $field: $arg,)*
+            }
         }
     };
 }
@@ -613,12 +609,6 @@ impl ChatRequest {
     /// Adds a message at the end of the conversation.
     pub fn message(mut self, message: Message) -> Self {
         self.messages.push(message);
-        self
-    }
-
-    /// Sets a field this crate has no method for; it is sent at the top level of the JSON body.
-    pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.extra.insert(name.into(), value.into());
         self
     }
 
