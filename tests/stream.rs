@@ -507,3 +507,21 @@ fn a_malformed_usage_is_reported_when_it_is_the_last_one() {
     assert!(stream.by_ref().all(|d| d.is_ok()));
     assert_eq!(stream.usage().map(|u| u.total_tokens), Some(3));
 }
+
+#[test]
+fn a_rejected_chunk_changes_nothing() {
+    let good = "data: {\"id\":\"a\",\"model\":\"m1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}}\n\n";
+    for bad in [
+        // Malformed after its metadata and usage parsed.
+        "data: {\"id\":\"b\",\"model\":\"m2\",\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":9,\"total_tokens\":18},\"choices\":[oops\n\n",
+        // An error object that also carries metadata.
+        "data: {\"id\":\"b\",\"model\":\"m2\",\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":9,\"total_tokens\":18},\"error\":{\"message\":\"boom\"}}\n\n",
+    ] {
+        let mut stream = ChatStream::from_reader(Cursor::new(format!("{good}{bad}")));
+        assert!(stream.next().unwrap().is_ok());
+        assert!(stream.next().unwrap().is_err());
+        assert_eq!((stream.id(), stream.model()), ("a", "m1"));
+        assert_eq!(stream.usage().map(|u| u.total_tokens), Some(3));
+        assert_eq!(stream.content(), "x");
+    }
+}

@@ -656,13 +656,11 @@ impl<R: BufRead> ChatStream<R> {
             let mut deserializer = serde_json::Deserializer::from_str(data);
             let parsed = ChunkSeed {
                 pending: &mut self.pending,
-                acc: &mut self.acc,
-                event: self.events,
             }
             .deserialize(&mut deserializer)
             .and_then(|kind| deserializer.end().map(|()| kind));
             match parsed {
-                Ok(ChunkKind::Chunk) => {
+                Ok(ChunkKind::Chunk(meta)) => {
                     if self.max_accumulated != usize::MAX {
                         let added: usize =
                             self.pending.range(before..).map(ChatDelta::text_len).sum();
@@ -674,6 +672,7 @@ impl<R: BufRead> ChatStream<R> {
                             });
                         }
                     }
+                    meta.apply(&mut self.acc, self.events);
                     self.timings.chunks += 1;
                     for delta in self.pending.range_mut(before..) {
                         let choice = self.acc.choice_mut(delta.index);
@@ -953,18 +952,47 @@ impl<R: BufRead> std::iter::FusedIterator for ChatStream<R> {}
 // ---- Wire parsing -------------------------------------------------------------------------------------
 
 /// What a parsed event turned out to be.
-enum ChunkKind {
-    Chunk,
+enum ChunkKind<'a> {
+    /// A chunk, with its metadata to apply once the whole chunk has parsed.
+    Chunk(ChunkMeta<'a>),
     /// An error object (`{"error":…}`, or `code`+`message` without `choices`).
     Error,
 }
 
-/// Deserializes one chunk, pushing a delta per choice onto `pending` and updating the metadata in `acc`.
+/// A chunk's metadata, borrowed from the event, applied only when the chunk as a whole is valid.
+#[derive(Default)]
+struct ChunkMeta<'a> {
+    id: Option<Text<'a>>,
+    model: Option<Text<'a>>,
+    system_fingerprint: Option<Text<'a>>,
+    created: Option<u64>,
+    usage: Option<&'a RawValue>,
+}
+
+impl ChunkMeta<'_> {
+    fn apply(self, acc: &mut Accumulator, event: u64) {
+        if let Some(id) = self.id {
+            set_text(&mut acc.id, &id.0);
+        }
+        if let Some(model) = self.model {
+            set_text(&mut acc.model, &model.0);
+        }
+        if let Some(fp) = self.system_fingerprint {
+            set_text(&mut acc.system_fingerprint, &fp.0);
+        }
+        if let Some(created) = self.created {
+            acc.created = created;
+        }
+        if let Some(usage) = self.usage {
+            acc.usage.set_raw(usage.get(), event);
+        }
+    }
+}
+
+/// Deserializes one chunk, pushing a delta per choice onto `pending`; the metadata comes back to be applied
+/// once the chunk is known to be valid.
 struct ChunkSeed<'s> {
     pending: &'s mut VecDeque<ChatDelta>,
-    acc: &'s mut Accumulator,
-    /// The number of the event being parsed.
-    event: u64,
 }
 
 #[derive(Deserialize)]
@@ -984,55 +1012,39 @@ enum ChunkField {
 }
 
 impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
-    type Value = ChunkKind;
+    type Value = ChunkKind<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ChunkKind, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<ChunkKind<'de>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ChunkSeed<'_> {
-    type Value = ChunkKind;
+    type Value = ChunkKind<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a chat completion chunk object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChunkKind, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChunkKind<'de>, A::Error> {
         let (mut error, mut code, mut message, mut choices) = (false, false, false, false);
+        let mut meta = ChunkMeta::default();
         while let Some(field) = map.next_key::<ChunkField>()? {
             match field {
-                ChunkField::Id => {
-                    if let Some(id) = map.next_value::<Option<Text<'de>>>()? {
-                        set_text(&mut self.acc.id, &id.0);
-                    }
-                }
-                ChunkField::Model => {
-                    if let Some(model) = map.next_value::<Option<Text<'de>>>()? {
-                        set_text(&mut self.acc.model, &model.0);
-                    }
-                }
-                ChunkField::SystemFingerprint => {
-                    if let Some(fp) = map.next_value::<Option<Text<'de>>>()? {
-                        set_text(&mut self.acc.system_fingerprint, &fp.0);
-                    }
-                }
-                ChunkField::Created => {
-                    if let Some(created) = map.next_value::<Option<u64>>()? {
-                        self.acc.created = created;
-                    }
-                }
+                ChunkField::Id => meta.id = map.next_value()?,
+                ChunkField::Model => meta.model = map.next_value()?,
+                ChunkField::SystemFingerprint => meta.system_fingerprint = map.next_value()?,
+                ChunkField::Created => meta.created = map.next_value()?,
                 ChunkField::Choices => {
                     choices = true;
                     map.next_value_seed(ChoicesSeed {
                         pending: self.pending,
                     })?;
                 }
-                ChunkField::Usage => {
-                    if let Some(raw) = map.next_value::<Option<&'de RawValue>>()? {
-                        self.acc.usage.set_raw(raw.get(), self.event);
-                    }
-                }
+                ChunkField::Usage => meta.usage = map.next_value()?,
                 ChunkField::Error => error = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 ChunkField::Code => code = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 ChunkField::Message => message = map.next_value::<Option<IgnoredAny>>()?.is_some(),
@@ -1044,7 +1056,7 @@ impl<'de> Visitor<'de> for ChunkSeed<'_> {
         if error || (code && message && !choices) {
             Ok(ChunkKind::Error)
         } else {
-            Ok(ChunkKind::Chunk)
+            Ok(ChunkKind::Chunk(meta))
         }
     }
 }
