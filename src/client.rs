@@ -696,12 +696,7 @@ fn parse_json_body<T: DeserializeOwned>(
     };
     let value: serde_json::Value = serde_json::from_slice(body).map_err(malformed)?;
     if let serde_json::Value::Object(map) = &value {
-        let is_error = if chat {
-            ApiError::is_error_payload(map)
-        } else {
-            matches!(map.get("error"), Some(v) if !v.is_null())
-        };
-        if is_error {
+        if ApiError::is_error_payload(map, chat) {
             let mut error = ApiError::parse(status, body);
             error.request_id.clone_from(request_id);
             return Err(Error::Api(Box::new(error)));
@@ -777,11 +772,8 @@ fn mime_is(response: &Response<ureq::Body>, mime: &str) -> bool {
 }
 
 fn read_failed(error: std::io::Error) -> Error {
-    if DeadlineExceeded::is(&error) {
-        return Error::Timeout(TimeoutKind::Deadline);
-    }
-    if error.kind() == std::io::ErrorKind::TimedOut {
-        return Error::Timeout(TimeoutKind::Idle);
+    if let Some(kind) = DeadlineExceeded::timeout_of(&error) {
+        return Error::Timeout(kind);
     }
     Error::Transport {
         source: Box::new(error),

@@ -270,11 +270,16 @@ impl ApiError {
             .unwrap_or(matches!(self.status, 408 | 409 | 429 | 500..=599))
     }
 
-    /// Whether `value` (a parsed event payload) is an error rather than a chunk: an object with an `error`
-    /// key, or SiliconFlow's `code` + `message` with no `choices`.
-    pub(crate) fn is_error_payload(map: &serde_json::Map<String, Value>) -> bool {
+    /// Whether a 2xx JSON answer is an error rather than a result: an object with a non-null `error`, or
+    /// (for chat, `code_and_message`) SiliconFlow's `code` + `message` with no `choices`. Other endpoints,
+    /// like `/user/info`, wrap their successes in `code` + `message`, so the second rule is chat's alone.
+    pub(crate) fn is_error_payload(
+        map: &serde_json::Map<String, Value>,
+        code_and_message: bool,
+    ) -> bool {
         matches!(map.get("error"), Some(v) if !v.is_null())
-            || (map.contains_key("message")
+            || (code_and_message
+                && map.contains_key("message")
                 && map.contains_key("code")
                 && !map.contains_key("choices"))
     }
@@ -417,6 +422,19 @@ impl std::error::Error for DeadlineExceeded {}
 impl DeadlineExceeded {
     pub(crate) fn io() -> io::Error {
         io::Error::new(io::ErrorKind::TimedOut, DeadlineExceeded)
+    }
+
+    /// The timeout a failed body read stands for: the deadline, or the idle timeout (a `TimedOut` or
+    /// `WouldBlock` read, as ureq's per-read timeout and a socket read timeout report it).
+    pub(crate) fn timeout_of(error: &io::Error) -> Option<TimeoutKind> {
+        if Self::is(error) {
+            return Some(TimeoutKind::Deadline);
+        }
+        matches!(
+            error.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        )
+        .then_some(TimeoutKind::Idle)
     }
 
     pub(crate) fn is(error: &io::Error) -> bool {

@@ -17,9 +17,7 @@ use serde_json::Value;
 use super::request::Role;
 use super::response::{ChatCompletion, Choice, FinishReason, ToolCall, Usage};
 use super::think::ThinkSplitter;
-use crate::error::{
-    truncate, ApiError, DeadlineExceeded, Error, Redactor, TimeoutKind, MAX_SNIPPET,
-};
+use crate::error::{truncate, ApiError, DeadlineExceeded, Error, Redactor, MAX_SNIPPET};
 use crate::serde_util::{empty_as_none, Text};
 use crate::sse::{SseDecoder, SseError};
 use crate::Message;
@@ -783,16 +781,13 @@ fn stream_error(status: u16, request_id: &Option<String>, data: &str) -> ApiErro
 
 /// Maps a failed body read to the error the caller sees.
 fn read_error(error: io::Error, events: u64) -> Error {
-    if DeadlineExceeded::is(&error) {
-        return Error::Timeout(TimeoutKind::Deadline);
+    if let Some(kind) = DeadlineExceeded::timeout_of(&error) {
+        return Error::Timeout(kind);
     }
-    match error.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(TimeoutKind::Idle),
-        _ => Error::StreamCut {
-            received: events,
-            reason: format!("reading the body failed: {error}"),
-            source: Some(error),
-        },
+    Error::StreamCut {
+        received: events,
+        reason: format!("reading the body failed: {error}"),
+        source: Some(error),
     }
 }
 
