@@ -1,85 +1,187 @@
-//! [`ResponseBody`]: the HTTP response body as a [`BufRead`], with ureq's errors mapped to plain I/O kinds.
+//! [`ResponseBody`]: the HTTP response body as a [`BufRead`], every read under the request's limits.
 //!
-//! This is the one place that knows how ureq reports failures while a body is read: its per-read timeout
-//! arrives as a generic I/O error wrapping `ureq::Error::Timeout`, which becomes
-//! [`io::ErrorKind::TimedOut`] here so the layers above see the same thing for any reader. It also enforces
-//! the request's overall deadline, checked before every read from the connection (never per event).
+//! Each read runs inside the request's [`Limits`](crate::net::scope::Limits) (deadline, idle timeout,
+//! event timeout, cancellation), which the socket transport applies to the actual `read(2)`. A read that one
+//! of them stops fails with an [`io::Error`] that names the limit (see [`stop_of`]); ureq's own failures
+//! are unwrapped to plain I/O errors, so the layers above see the same kinds for any reader.
+//!
+//! The event timeout: the body's "unit" (one event of a stream, or the whole of a non-streamed body) must
+//! arrive within it, however many bytes trickle in meanwhile. The chat stream reports each event
+//! ([`ResponseBody::event_arrived`]); the clock restarts at the next read.
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read};
-use std::time::Instant;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::time::{Duration, Instant};
 
-use crate::error::DeadlineExceeded;
+use crate::error::Error;
+use crate::net::scope::{self, Limits, Stop};
 
 /// The size of the buffer between the connection and the event decoder.
 const BUFFER: usize = 16 * 1024;
 
-/// The body of a streaming response, read on the caller's thread.
+/// The most bytes read after a stream's `[DONE]` to reach the end of the body, so the connection can go
+/// back to the pool.
+const MAX_DRAIN: usize = 64 * 1024;
+
+/// The body of a response, read on the caller's thread.
 ///
 /// Dropping it before the end closes the connection instead of returning it half-read to the pool.
 pub struct ResponseBody {
     inner: BufReader<Guarded>,
 }
 
-/// The connection's reader with the deadline check and the error mapping.
+/// The connection's reader under the request's limits.
 struct Guarded {
     reader: ureq::BodyReader<'static>,
-    deadline: Option<Instant>,
+    limits: Limits,
+    /// The event timeout, and whether an event arrived since the last read (its clock restarts).
+    unit: Option<Duration>,
+    progress: bool,
 }
 
 impl fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guarded = self.inner.get_ref();
         f.debug_struct("ResponseBody")
-            .field("deadline", &self.inner.get_ref().deadline)
+            .field("deadline", &guarded.limits.deadline)
+            .field("idle_timeout", &guarded.limits.read_idle)
+            .field("event_timeout", &guarded.unit)
             .finish_non_exhaustive()
     }
 }
 
 impl ResponseBody {
-    pub(crate) fn new(reader: ureq::BodyReader<'static>, deadline: Option<Instant>) -> Self {
+    /// A body read under `limits`, with `unit` as the event timeout (its clock starts now).
+    pub(crate) fn new(
+        reader: ureq::BodyReader<'static>,
+        mut limits: Limits,
+        unit: Option<Duration>,
+    ) -> Self {
+        limits.unit = unit.and_then(|u| Instant::now().checked_add(u));
         ResponseBody {
-            inner: BufReader::with_capacity(BUFFER, Guarded { reader, deadline }),
+            inner: BufReader::with_capacity(
+                BUFFER,
+                Guarded {
+                    reader,
+                    limits,
+                    unit,
+                    progress: false,
+                },
+            ),
+        }
+    }
+
+    /// A stream's event arrived: the event timeout's clock restarts at the next read.
+    pub(crate) fn event_arrived(&mut self) {
+        self.inner.get_mut().progress = true;
+    }
+
+    /// After a stream's `[DONE]`: reads what has already arrived of the rest of the body (normally only the
+    /// end of the chunked framing) without waiting for anything. When the end was there, the connection
+    /// goes back to the pool; when it was not, dropping the body closes the connection. Never blocks.
+    pub(crate) fn finish_if_ready(&mut self) {
+        self.inner.get_mut().limits.poll = true;
+        let mut drained = 0;
+        while drained < MAX_DRAIN {
+            let len = match self.inner.fill_buf() {
+                Ok([]) | Err(_) => break,
+                Ok(buf) => buf.len(),
+            };
+            self.inner.consume(len);
+            drained += len;
+        }
+        self.inner.get_mut().limits.poll = false;
+    }
+
+    /// Reads the whole body, failing with [`Error::EventTooLarge`] past `limit` bytes.
+    pub(crate) fn read_bounded(&mut self, limit: usize) -> Result<Vec<u8>, Error> {
+        let mut body = Vec::new();
+        self.take(limit as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(read_error)?;
+        if body.len() > limit {
+            return Err(Error::EventTooLarge { limit });
+        }
+        Ok(body)
+    }
+
+    /// Reads at most `limit` bytes; a failure after some bytes keeps them (an error body's prefix is still
+    /// worth showing), except a cancel or the deadline, which are the caller's to see.
+    pub(crate) fn read_prefix(&mut self, limit: usize) -> Result<Vec<u8>, Error> {
+        let mut body = Vec::new();
+        match self.take(limit as u64).read_to_end(&mut body) {
+            Ok(_) => Ok(body),
+            Err(e) => match stop_of(&e) {
+                Some(Stop::Cancelled | Stop::Timeout(crate::TimeoutKind::Deadline)) => {
+                    Err(read_error(e))
+                }
+                _ => Ok(body),
+            },
+        }
+    }
+
+    /// Copies the body into `out` as it arrives, returning the number of bytes.
+    pub(crate) fn copy_to(&mut self, out: &mut dyn Write) -> Result<u64, Error> {
+        let mut total = 0u64;
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok([]) => return Ok(total),
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(e)),
+            };
+            out.write_all(buf).map_err(|e| Error::Write { source: e })?;
+            let len = buf.len();
+            self.inner.consume(len);
+            total += len as u64;
         }
     }
 }
 
-/// Unwraps ureq's errors into I/O errors whose kind says what happened; a timeout after the deadline is
-/// the deadline's.
-pub(crate) fn map_io_error(error: io::Error, deadline: Option<Instant>) -> io::Error {
+/// The limit a failed read stands for, if one of the request's limits stopped it.
+pub(crate) fn stop_of(error: &io::Error) -> Option<Stop> {
+    scope::stop_of(error)
+}
+
+/// The error for a failed read of a non-streamed body.
+pub(crate) fn read_error(error: io::Error) -> Error {
+    match stop_of(&error) {
+        Some(Stop::Timeout(kind)) => Error::Timeout(kind),
+        Some(Stop::Cancelled) => Error::Cancelled,
+        _ => Error::Transport {
+            source: Box::new(error),
+        },
+    }
+}
+
+/// Unwraps ureq's errors into I/O errors whose kind says what happened.
+fn unwrap_ureq(error: io::Error) -> io::Error {
     let wraps_ureq = error
         .get_ref()
         .is_some_and(|inner| inner.is::<ureq::Error>());
-    let error = if wraps_ureq {
-        match ureq::Error::from(error) {
-            ureq::Error::Timeout(which) => {
-                io::Error::new(io::ErrorKind::TimedOut, format!("timeout: {which}"))
-            }
-            ureq::Error::Io(inner) => inner,
-            other => io::Error::other(other),
-        }
-    } else {
-        error
-    };
-    let late = deadline.is_some_and(|d| Instant::now() >= d);
-    if late
-        && matches!(
-            error.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        )
-    {
-        return DeadlineExceeded::io();
+    if !wraps_ureq {
+        return error;
     }
-    error
+    match ureq::Error::from(error) {
+        // ureq's own timeouts do not cover bodies here; if one fires, it is a read that waited too long.
+        ureq::Error::Timeout(_) => scope::io_error(Stop::Timeout(crate::TimeoutKind::Idle)),
+        ureq::Error::Io(inner) => inner,
+        other => io::Error::other(other),
+    }
 }
 
 impl Read for Guarded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(DeadlineExceeded::io());
+        if self.progress {
+            self.progress = false;
+            self.limits.unit = self.unit.and_then(|u| Instant::now().checked_add(u));
         }
-        self.reader
-            .read(buf)
-            .map_err(|e| map_io_error(e, self.deadline))
+        let reader = &mut self.reader;
+        let (result, stop) = scope::scoped(&mut self.limits, || reader.read(buf));
+        result.map_err(|e| match stop {
+            Some(stop) => scope::io_error(stop),
+            None => unwrap_ureq(e),
+        })
     }
 }
 

@@ -26,6 +26,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::with_response;
+use crate::meta::ResponseMeta;
 use crate::serde_util::{null_as_default, open_enum};
 use crate::{Client, Error, Usage};
 
@@ -150,7 +152,12 @@ pub struct EmbeddingResponse {
     /// Token usage (`completion_tokens` is 0 for embeddings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(EmbeddingResponse);
 
 impl EmbeddingResponse {
     /// Every vector as `f32`s, ordered by [`Embedding::index`] (the order of the input texts), whatever the

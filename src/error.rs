@@ -8,11 +8,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::meta::Headers;
+use crate::redact::{cut, Redactor};
+
 /// The most bytes of a response body kept in [`ApiError::body`] and parsed for its message.
 pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The most bytes of a malformed chunk kept in [`Error::MalformedChunk`].
 pub(crate) const MAX_SNIPPET: usize = 512;
+
+/// The most bytes of an [`ApiError`]'s message shown by its `Display` (the whole body stays in
+/// [`ApiError::body`]).
+const MAX_DISPLAYED_MESSAGE: usize = 1024;
 
 /// A boxed error source that is `Send + Sync`, so [`Error`] is too.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -51,6 +58,23 @@ pub enum Error {
     #[error("{0} timed out")]
     Timeout(TimeoutKind),
 
+    /// The request was cancelled through its [`CancelHandle`](crate::CancelHandle). What a stream received
+    /// before stays readable on it.
+    #[error("the request was cancelled")]
+    Cancelled,
+
+    /// The server's answer breaks HTTP or this API's framing in a way a retry cannot fix: response headers
+    /// over ureq's size limit, a compressed body although `Accept-Encoding: identity` was sent, an invalid
+    /// HTTP response. Never retried.
+    #[error("invalid response: {reason}")]
+    Protocol {
+        /// What is wrong with the response.
+        reason: String,
+        /// The underlying failure, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+
     /// The HTTP exchange failed after connecting, outside any timeout: a protocol violation, a reset
     /// before the response headers, a redirect that cannot be followed.
     #[error("HTTP transport error: {source}")]
@@ -79,11 +103,11 @@ pub enum Error {
     MalformedChunk {
         /// The 1-based number of the event in the stream (0 for a non-streaming body).
         event: u64,
-        /// The offending text, cut to at most 512 bytes.
+        /// The offending text, with the API key scrubbed, cut to at most 512 bytes.
         data: String,
         /// The JSON error, with line and column.
         #[source]
-        source: serde_json::Error,
+        source: JsonError,
     },
 
     /// One line or one event of the stream exceeded the configured size bound.
@@ -98,6 +122,39 @@ pub enum Error {
     #[error("the streamed text exceeded the {limit}-byte accumulation limit")]
     AccumulatedTooLarge {
         /// The bound, in bytes.
+        limit: usize,
+    },
+
+    /// Writing a downloaded body (speech, an image) into the caller's writer failed.
+    #[error("writing the response body failed: {source}")]
+    Write {
+        /// The writer's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Reading the body of an upload (a file, a reader given for a transcription or a batch input) failed.
+    #[error("reading the upload failed: {source}")]
+    Upload {
+        /// The reader's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The stream named more distinct choices (or one event carried more choice entries) than the bound
+    /// ([`ClientBuilder::max_choices`](crate::ClientBuilder::max_choices), default 1,024).
+    #[error("the stream exceeded the limit of {limit} choices")]
+    TooManyChoices {
+        /// The bound.
+        limit: usize,
+    },
+
+    /// One choice of the stream named more distinct tool calls (or one delta carried more tool-call
+    /// fragments) than the bound ([`ClientBuilder::max_tool_calls`](crate::ClientBuilder::max_tool_calls),
+    /// default 1,024).
+    #[error("a choice exceeded the limit of {limit} tool calls")]
+    TooManyToolCalls {
+        /// The bound.
         limit: usize,
     },
 
@@ -158,8 +215,13 @@ pub enum TimeoutKind {
     Connect,
     /// The response headers did not arrive within the response timeout after the request was sent.
     Response,
-    /// No byte of the body arrived for longer than the idle timeout (a stalled stream).
+    /// No byte of the body arrived for longer than the idle timeout (a stalled stream), or a write of the
+    /// request made no progress for that long (a server that does not read).
     Idle,
+    /// One event of a stream (or a whole non-streamed body) took longer than the event timeout to arrive,
+    /// although bytes kept coming: a server sending only keep-alive comments, or trickling one byte at a
+    /// time.
+    Event,
     /// The overall deadline for the request (retries and the whole body included) passed.
     Deadline,
 }
@@ -169,7 +231,8 @@ impl fmt::Display for TimeoutKind {
         f.write_str(match self {
             TimeoutKind::Connect => "connecting",
             TimeoutKind::Response => "waiting for the response headers",
-            TimeoutKind::Idle => "waiting for the next bytes of the body (idle)",
+            TimeoutKind::Idle => "waiting for the next bytes (idle)",
+            TimeoutKind::Event => "waiting for the next whole event (or the whole body)",
             TimeoutKind::Deadline => "the request's overall deadline",
         })
     }
@@ -195,8 +258,12 @@ pub struct ApiError {
     pub param: Option<String>,
     /// The raw body (or event data), cut to at most 64 KiB.
     pub body: String,
-    /// The `x-siliconcloud-trace-id` header, else `x-request-id`: quote it to support.
+    /// The request id to quote to support: `x-siliconcloud-trace-id`, else `x-request-id`, else a
+    /// gateway's renamed copy of either (see [`ResponseMeta::request_id`](crate::ResponseMeta::request_id)).
     pub request_id: Option<String>,
+    /// The response headers (for an error inside a stream, the stream's), for rate-limit headers and
+    /// anything else a gateway adds.
+    pub headers: Headers,
     /// The delay the server asked for before a retry (`retry-after-ms`, or `Retry-After` in seconds or as
     /// an HTTP date).
     pub retry_after: Option<Duration>,
@@ -228,6 +295,7 @@ impl ApiError {
             param: None,
             body: text.trim().to_string(),
             request_id: None,
+            headers: Headers::default(),
             retry_after: None,
             should_retry: None,
         };
@@ -268,20 +336,6 @@ impl ApiError {
     pub fn is_retryable(&self) -> bool {
         self.should_retry
             .unwrap_or(matches!(self.status, 408 | 409 | 429 | 500..=599))
-    }
-
-    /// Whether a 2xx JSON answer is an error rather than a result: an object with a non-null `error`, or
-    /// (for chat, `code_and_message`) SiliconFlow's `code` + `message` with no `choices`. Other endpoints,
-    /// like `/user/info`, wrap their successes in `code` + `message`, so the second rule is chat's alone.
-    pub(crate) fn is_error_payload(
-        map: &serde_json::Map<String, Value>,
-        code_and_message: bool,
-    ) -> bool {
-        matches!(map.get("error"), Some(v) if !v.is_null())
-            || (code_and_message
-                && map.contains_key("message")
-                && map.contains_key("code")
-                && !map.contains_key("choices"))
     }
 }
 
@@ -324,8 +378,15 @@ fn reason(status: u16) -> &'static str {
 }
 
 impl fmt::Display for ApiError {
+    /// `HTTP <status>: <message> (code …, type …, param …, trace id …)`, the message cut to about 1 KiB (a
+    /// gateway's HTML error page can be much longer; the whole body is in [`ApiError::body`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}: {}", self.status, self.message)?;
+        write!(
+            f,
+            "HTTP {}: {}",
+            self.status,
+            cut(&self.message, MAX_DISPLAYED_MESSAGE)
+        )?;
         let mut extra = Vec::new();
         if let Some(code) = &self.code {
             extra.push(format!("code {code}"));
@@ -348,42 +409,64 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// Scrubs the API key out of errors, in case a server or proxy echoes it back in a body.
-#[derive(Clone, Default)]
-pub(crate) struct Redactor(Option<std::sync::Arc<str>>);
+/// A JSON document that does not have the shape expected: the message of the JSON parser (with the API key
+/// scrubbed), and where in the text it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    message: String,
+    line: usize,
+    column: usize,
+}
 
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Redactor")
+impl JsonError {
+    /// The parser's message, with line and column (`invalid type: string "x", expected u32 at line 1
+    /// column 20`).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The 1-based line where parsing stopped (0 when unknown).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The 1-based column where parsing stopped (0 when unknown).
+    pub fn column(&self) -> usize {
+        self.column
     }
 }
 
-impl Redactor {
-    /// Keys shorter than this are placeholders (`"ollama"`), not secrets: scrubbing them would mangle text.
-    const MIN_SECRET: usize = 8;
-
-    pub(crate) fn new(secret: &str) -> Self {
-        Redactor((secret.len() >= Self::MIN_SECRET).then(|| secret.into()))
-    }
-
-    fn text(&self, text: &mut String) {
-        if let Some(secret) = &self.0 {
-            if text.contains(&**secret) {
-                *text = text.replace(&**secret, "<redacted>");
-            }
+impl From<serde_json::Error> for JsonError {
+    fn from(error: serde_json::Error) -> Self {
+        JsonError {
+            // The parser quotes the text it choked on, which is cut like the data it came from.
+            message: cut(&error.to_string(), MAX_SNIPPET),
+            line: error.line(),
+            column: error.column(),
         }
     }
+}
 
-    /// The error with every server-provided text scrubbed.
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl Redactor {
+    /// The error with every server-provided text scrubbed (whole texts: anything cut was scrubbed before
+    /// its cut).
     pub(crate) fn error(&self, mut error: Error) -> Error {
-        if self.0.is_none() {
+        if !self.is_active() {
             return error;
         }
         match &mut error {
             Error::Api(e) | Error::Stream(e) => {
                 let e = &mut **e;
                 for text in [&mut e.message, &mut e.body] {
-                    self.text(text);
+                    self.scrub(text);
                 }
                 for text in [
                     &mut e.code,
@@ -394,66 +477,27 @@ impl Redactor {
                 .into_iter()
                 .flatten()
                 {
-                    self.text(text);
+                    self.scrub(text);
                 }
+                self.headers(&mut e.headers);
             }
-            Error::MalformedChunk { data, .. } => self.text(data),
-            Error::StreamCut { reason, .. } => self.text(reason),
-            Error::InvalidConfig(message) => self.text(message),
+            Error::MalformedChunk { data, source, .. } => {
+                self.scrub(data);
+                self.scrub(&mut source.message);
+            }
+            Error::StreamCut { reason, .. } | Error::Protocol { reason, .. } => self.scrub(reason),
+            Error::InvalidConfig(message) => self.scrub(message),
             _ => {}
         }
         error
     }
-}
 
-/// The marker inside an [`io::Error`] of kind `TimedOut` that says the overall deadline passed (rather than
-/// the idle timeout).
-#[derive(Debug)]
-pub(crate) struct DeadlineExceeded;
-
-impl fmt::Display for DeadlineExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the request's overall deadline passed")
-    }
-}
-
-impl std::error::Error for DeadlineExceeded {}
-
-impl DeadlineExceeded {
-    pub(crate) fn io() -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, DeadlineExceeded)
-    }
-
-    /// The timeout a failed body read stands for: the deadline, or the idle timeout (a `TimedOut` or
-    /// `WouldBlock` read, as ureq's per-read timeout and a socket read timeout report it).
-    pub(crate) fn timeout_of(error: &io::Error) -> Option<TimeoutKind> {
-        if Self::is(error) {
-            return Some(TimeoutKind::Deadline);
+    /// Scrubs every header value.
+    pub(crate) fn headers(&self, headers: &mut Headers) {
+        if self.is_active() {
+            headers.values_mut().for_each(|v| self.scrub(v));
         }
-        matches!(
-            error.kind(),
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        )
-        .then_some(TimeoutKind::Idle)
     }
-
-    pub(crate) fn is(error: &io::Error) -> bool {
-        error
-            .get_ref()
-            .is_some_and(|inner| inner.is::<DeadlineExceeded>())
-    }
-}
-
-/// Cuts `text` to at most `max` bytes on a character boundary, marking the cut.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 #[cfg(test)]
@@ -527,10 +571,12 @@ mod tests {
     }
 
     #[test]
-    fn truncate_respects_char_boundaries() {
-        let s = "你好你好";
-        let t = truncate(s, 4);
-        assert!(t.starts_with("你…"));
-        assert_eq!(truncate("abc", 5), "abc");
+    fn display_of_a_huge_message_is_bounded() {
+        let html = format!("<html>{}</html>", "x".repeat(60_000));
+        let e = ApiError::parse(400, html.as_bytes());
+        assert_eq!(e.body.len(), html.len(), "the whole body is kept");
+        let shown = e.to_string();
+        assert!(shown.len() < 1200, "{}", shown.len());
+        assert!(shown.contains("bytes in all"));
     }
 }

@@ -131,11 +131,18 @@
 #![warn(missing_docs)]
 
 mod body;
+mod cancel;
 pub mod chat;
 mod client;
 pub mod embeddings;
 mod error;
+mod json;
+mod limits;
+mod meta;
 pub mod models;
+mod net;
+mod raw;
+mod redact;
 pub mod rerank;
 mod retry;
 mod serde_util;
@@ -144,22 +151,28 @@ pub mod sse;
 pub mod user;
 
 pub use body::ResponseBody;
+pub use cancel::CancelHandle;
 pub use chat::{
     ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
     ContentPart, FinishReason, FunctionCall, FunctionCallDelta, FunctionDefinition, MediaUrl,
     Message, PromptTokensDetails, ResponseFormat, Role, Stop, StreamChoice, StreamEnd,
-    StreamOptions, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
+    StreamOptions, StreamTimings, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
 pub use client::{
     Client, ClientBuilder, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
+    DEFAULT_EVENT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
 };
 pub use embeddings::{
     Embedding, EmbeddingDecodeError, EmbeddingInput, EmbeddingRequest, EmbeddingResponse,
     EmbeddingVector, EncodingFormat,
 };
-pub use error::{ApiError, BoxError, Error, TimeoutKind};
+pub use error::{ApiError, BoxError, Error, JsonError, TimeoutKind};
+pub use limits::{
+    StreamLimits, DEFAULT_MAX_ACCUMULATED_SIZE, DEFAULT_MAX_CHOICES, DEFAULT_MAX_TOOL_CALLS,
+};
+pub use meta::{Headers, RateLimit, ResponseMeta, REQUEST_ID_HEADERS};
 pub use models::{Model, ModelList, ModelsQuery};
+pub use raw::RawJson;
 pub use rerank::{
     BilledUnits, RerankDocument, RerankMeta, RerankRequest, RerankResponse, RerankResult,
     RerankTokens,

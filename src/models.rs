@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::with_response;
+use crate::meta::ResponseMeta;
 use crate::serde_util::null_as_default;
 use crate::{Client, Error};
 
@@ -101,7 +103,12 @@ pub struct ModelList {
     /// The models.
     #[serde(default, deserialize_with = "null_as_default")]
     pub data: Vec<Model>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(ModelList);
 
 impl ModelList {
     /// The model ids, in the order the server sent them.

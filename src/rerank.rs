@@ -19,6 +19,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::with_response;
+use crate::meta::ResponseMeta;
 use crate::serde_util::null_as_default;
 use crate::{Client, Error};
 
@@ -115,7 +117,12 @@ pub struct RerankResponse {
     /// Token counts, when the server sends them at the top level instead of in `meta`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<RerankTokens>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(RerankResponse);
 
 impl RerankResponse {
     /// The token counts, from the top level or from `meta`, wherever the server put them.

@@ -219,8 +219,17 @@ impl<R: BufRead> SseDecoder<R> {
 
     /// Sets the bound, in bytes, on one line and on one event's data (at least 1).
     pub fn with_max_event_size(mut self, max: usize) -> Self {
-        self.max = max.max(1);
+        self.set_max_event_size(max);
         self
+    }
+
+    pub(crate) fn set_max_event_size(&mut self, max: usize) {
+        self.max = max.max(1);
+    }
+
+    /// The data of the event [`next_event`](Self::next_event) returned last (valid until the next call).
+    pub(crate) fn last_data(&self) -> &str {
+        &self.state.data
     }
 
     /// The number of bytes consumed from the reader so far.

@@ -12,7 +12,11 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{truncate, MAX_SNIPPET};
+use crate::client::with_response;
+use crate::client::{Call, WithResponse};
+use crate::error::MAX_SNIPPET;
+use crate::meta::ResponseMeta;
+use crate::redact::cut;
 use crate::serde_util::null_as_default;
 use crate::{ApiError, Client, Error};
 
@@ -70,7 +74,12 @@ pub struct UserInfo {
     /// The total balance (`totalBalance`), a decimal string exactly as sent (`"88.88"`).
     #[serde(default, deserialize_with = "decimal_text")]
     pub total_balance: String,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(UserInfo);
 
 impl UserInfo {
     /// The gift balance as a number, if it parses as a finite decimal.
@@ -136,8 +145,8 @@ impl Envelope {
             Some(data) if code_ok && status_ok && !data.is_null() => {
                 serde_json::from_value(data.clone()).map_err(|source| Error::MalformedChunk {
                     event: 0,
-                    data: truncate(&data.to_string(), MAX_SNIPPET),
-                    source,
+                    data: cut(&data.to_string(), MAX_SNIPPET),
+                    source: source.into(),
                 })
             }
             _ => Err(Error::Api(Box::new(self.api_error()))),
@@ -174,9 +183,17 @@ impl Client {
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
     pub fn user_info(&self) -> Result<UserInfo, Error> {
-        self.get_json::<Envelope>("user/info")?
-            .into_result()
-            .map_err(|e| self.redact(e))
+        let (envelope, meta) = self.call_json::<Envelope>(Call::get("user/info"), false)?;
+        let mut info = envelope.into_result().map_err(|e| {
+            let mut e = self.redact(e);
+            if let Error::Api(api) = &mut e {
+                api.request_id = meta.request_id().map(str::to_string);
+                api.headers = meta.headers().clone();
+            }
+            e
+        })?;
+        info.set_response(meta);
+        Ok(info)
     }
 }
 

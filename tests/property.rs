@@ -22,7 +22,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use siliconflow::sse::{SseDecoder, SseError};
-use siliconflow::{ChatDelta, ChatStream, Error, StreamEnd};
+use siliconflow::{ChatDelta, ChatStream, Error, StreamEnd, StreamLimits};
 
 // ---- A small seeded generator ----------------------------------------------------------------------------
 
@@ -146,8 +146,6 @@ const MALFORMED: &[&str] = &[
     "{} trailing",
     "{\"choices\":[{\"index\":-1,\"delta\":{}}]}",
     "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]",
-    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\ud800\"}}]}",
-    "{\"choices\":[{\"index\":0,\"index\":1}]}",
     "{\"choices\":[{\"index\":0,\"delta\":{\"role\":5}}]}",
     "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":\"0\"}]}}]}",
     "{\"choices\":[1]}",
@@ -1350,7 +1348,13 @@ fn the_sse_decoder_alone_stops_within_the_bound() {
 /// How long streaming `body` to the end takes.
 fn stream_time(body: &str) -> std::time::Duration {
     let start = std::time::Instant::now();
-    let mut stream = ChatStream::from_reader(body.as_bytes());
+    // The CPU cost of the lookups is what is measured here, so the bounds on choices and tool calls
+    // (which refuse such chunks by default) are lifted.
+    let unbounded = StreamLimits::default()
+        .max_choices(usize::MAX)
+        .max_tool_calls(usize::MAX)
+        .max_accumulated_size(None);
+    let mut stream = ChatStream::from_reader(body.as_bytes()).with_limits(unbounded);
     for item in stream.by_ref() {
         item.expect("a valid chunk");
     }

@@ -1,5 +1,6 @@
 //! Chat completions: the request, the response, and the stream.
 
+mod calls;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -14,5 +15,5 @@ pub use response::{
     PromptTokensDetails, ToolCall, Usage,
 };
 pub use stream::{
-    ChatDelta, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, ToolCallDelta,
+    ChatDelta, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, StreamTimings, ToolCallDelta,
 };

@@ -4,9 +4,11 @@
 //! Every type tolerates unknown fields and reads `null` like an absent field.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::request::Message;
+use crate::client::with_response;
+use crate::meta::ResponseMeta;
+use crate::raw::RawJson;
 use crate::serde_util::{empty_as_none, null_as_default, open_enum};
 
 open_enum! {
@@ -53,7 +55,12 @@ pub struct ChatCompletion {
     /// The backend configuration fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(ChatCompletion);
 
 impl ChatCompletion {
     /// The first choice (index 0), if any.
@@ -137,9 +144,9 @@ pub struct Choice {
         skip_serializing_if = "Option::is_none"
     )]
     pub finish_reason: Option<FinishReason>,
-    /// Log probabilities, when requested, as sent.
+    /// Log probabilities, when requested, as the JSON text sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<Value>,
+    pub logprobs: Option<RawJson>,
 }
 
 /// A call the model made to a tool.

@@ -1,0 +1,365 @@
+//! The accumulator: everything a stream has received, per choice, and the bounds on what it may hold.
+//!
+//! Content and reasoning are concatenated per choice; tool-call fragments are merged by `index` (`null`
+//! never overwrites a known id, type or name; arguments are concatenated raw); the latest usage replaces
+//! the previous one. [`Accumulator::admit`] checks a chunk's deltas against the [`StreamLimits`] before
+//! any of them is applied, so what the accumulator holds is always exactly what was handed out.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::chat::request::{Message, Role};
+use crate::chat::response::{FinishReason, ToolCall, Usage};
+use crate::chat::think::ThinkSplitter;
+use crate::error::{Error, MAX_SNIPPET};
+use crate::limits::StreamLimits;
+use crate::redact::cut;
+
+use super::delta::{ChatDelta, ToolCallDelta};
+
+/// The bookkeeping one choice costs beyond its text, counted in the accumulation bound.
+const CHOICE_COST: usize = std::mem::size_of::<StreamChoice>() + 64;
+
+/// The bookkeeping one tool call costs beyond its text, counted in the accumulation bound.
+const TOOL_CALL_COST: usize = std::mem::size_of::<ToolCall>() + 32;
+
+/// Everything accumulated for one choice of a stream.
+#[derive(Clone, PartialEq, Default)]
+pub struct StreamChoice {
+    pub(crate) index: u32,
+    role: Option<Role>,
+    content: String,
+    reasoning_content: String,
+    tool_calls: Vec<ToolCall>,
+    tool_positions: Positions,
+    finish_reason: Option<FinishReason>,
+    pub(crate) think: ThinkSplitter,
+}
+
+impl fmt::Debug for StreamChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamChoice")
+            .field("index", &self.index)
+            .field("role", &self.role)
+            .field("content", &self.content)
+            .field("reasoning_content", &self.reasoning_content)
+            .field("tool_calls", &self.tool_calls)
+            .field("finish_reason", &self.finish_reason)
+            .finish()
+    }
+}
+
+impl StreamChoice {
+    /// The choice's index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The full answer text so far.
+    pub fn content(&self) -> &str {
+        &self.content
+    }
+
+    /// The full reasoning text so far.
+    pub fn reasoning_content(&self) -> &str {
+        &self.reasoning_content
+    }
+
+    /// The tool calls so far, fragments merged by index, in the order they first appeared.
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        &self.tool_calls
+    }
+
+    /// Why the choice finished, once it has.
+    pub fn finish_reason(&self) -> Option<&FinishReason> {
+        self.finish_reason.as_ref()
+    }
+
+    pub(crate) fn apply(&mut self, delta: &ChatDelta) {
+        if self.role.is_none() {
+            self.role.clone_from(&delta.role);
+        }
+        if let Some(text) = &delta.content {
+            self.content.push_str(text);
+        }
+        if let Some(text) = &delta.reasoning_content {
+            self.reasoning_content.push_str(text);
+        }
+        for fragment in &delta.tool_calls {
+            self.merge_tool_call(fragment);
+        }
+        if delta.finish_reason.is_some() {
+            self.finish_reason.clone_from(&delta.finish_reason);
+        }
+    }
+
+    /// Merges one fragment: a new index starts a call; `None` never overwrites a known id, type or name;
+    /// arguments are concatenated raw.
+    fn merge_tool_call(&mut self, fragment: &ToolCallDelta) {
+        let position = match self.tool_positions.find(fragment.index) {
+            Some(position) => position,
+            None => {
+                self.tool_calls.push(ToolCall::default());
+                self.tool_positions.insert(fragment.index)
+            }
+        };
+        let call = &mut self.tool_calls[position];
+        fill(&mut call.id, fragment.id.as_deref());
+        fill(&mut call.kind, fragment.kind.as_deref());
+        if let Some(function) = &fragment.function {
+            fill(&mut call.function.name, function.name.as_deref());
+            if let Some(arguments) = &function.arguments {
+                call.function.arguments.push_str(arguments);
+            }
+        }
+    }
+
+    /// Whether the model spent its whole token budget thinking: it stopped for length with reasoning and
+    /// no answer. Ask again with a larger `max_tokens` (or `thinking_budget`), or with thinking off.
+    pub fn spent_budget_thinking(&self) -> bool {
+        self.finish_reason == Some(FinishReason::Length)
+            && !self.reasoning_content.is_empty()
+            && self.content.trim().is_empty()
+    }
+
+    /// The assistant message to append to the conversation: the answer and the tool calls, without the
+    /// reasoning (SiliconFlow's docs send history without it; see [`Message::with_reasoning_content`]).
+    pub fn message(&self) -> Message {
+        let mut message = self.message_with_reasoning();
+        message.reasoning_content = None;
+        message
+    }
+
+    /// The assistant message with its reasoning, for servers that want it back (DeepSeek's thinking-mode
+    /// tool loops require it).
+    pub fn message_with_reasoning(&self) -> Message {
+        let has_calls = !self.tool_calls.is_empty();
+        let mut message = Message::assistant(self.content.clone());
+        if let Some(role) = &self.role {
+            message.role = role.clone();
+        }
+        if self.content.is_empty() && has_calls {
+            message.content = None;
+        }
+        if !self.reasoning_content.is_empty() {
+            message.reasoning_content = Some(self.reasoning_content.clone());
+        }
+        if has_calls {
+            message.tool_calls = Some(self.tool_calls.clone());
+        }
+        message
+    }
+}
+
+impl StreamChoice {
+    /// Moves `<think>…</think>` text of `delta.content` into `delta.reasoning_content`; at the choice's
+    /// finish, releases a held-back partial tag.
+    pub(crate) fn split_think(&mut self, delta: &mut ChatDelta) {
+        let finishing = delta.finish_reason.is_some();
+        if delta.content.is_none() && !finishing {
+            return;
+        }
+        let mut reasoning = delta.reasoning_content.take().unwrap_or_default();
+        let mut content = String::new();
+        if let Some(text) = delta.content.take() {
+            self.think.split(&text, &mut reasoning, &mut content);
+        }
+        if finishing {
+            self.think.finish(&mut reasoning, &mut content);
+        }
+        delta.content = (!content.is_empty()).then_some(content);
+        delta.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+    }
+}
+
+/// Sets `slot` from `value` when the slot is still empty and the value is a real one.
+fn fill(slot: &mut String, value: Option<&str>) {
+    if let Some(value) = value {
+        if slot.is_empty() && !value.is_empty() {
+            slot.push_str(value);
+        }
+    }
+}
+
+/// Metadata and per-choice accumulation.
+#[derive(Debug, Default)]
+pub(crate) struct Accumulator {
+    pub id: String,
+    pub model: String,
+    pub created: u64,
+    pub system_fingerprint: String,
+    pub usage: UsageSlot,
+    pub choices: Vec<StreamChoice>,
+    positions: Positions,
+    /// The bytes held so far (text and bookkeeping), counted against `max_accumulated_size`.
+    held: usize,
+}
+
+/// The latest usage, kept as the JSON text it arrived as and parsed when first read.
+///
+/// SiliconFlow sends a running total on every chunk; parsing each one would cost more than the rest of the
+/// chunk. The last one is checked at the end of the stream, so a malformed total is still reported.
+#[derive(Debug, Default)]
+pub(crate) struct UsageSlot {
+    raw: String,
+    /// The number of the event it came in, for the error that names it.
+    event: u64,
+    parsed: std::cell::OnceCell<Option<Usage>>,
+}
+
+impl UsageSlot {
+    pub(crate) fn set_raw(&mut self, raw: &str, event: u64) {
+        self.raw.clear();
+        self.raw.push_str(raw);
+        self.event = event;
+        self.parsed = std::cell::OnceCell::new();
+    }
+
+    pub(crate) fn set(&mut self, usage: Option<Usage>) {
+        self.raw.clear();
+        self.parsed = std::cell::OnceCell::from(usage);
+    }
+
+    fn parse(&self) -> Result<Option<Usage>, serde_json::Error> {
+        if self.raw.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&self.raw).map(Some)
+    }
+
+    pub(crate) fn get(&self) -> Option<&Usage> {
+        self.parsed
+            .get_or_init(|| self.parse().ok().flatten())
+            .as_ref()
+    }
+
+    /// The error for a malformed last usage, if it is one.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.parsed.get().is_some_and(Option::is_some) {
+            return Ok(());
+        }
+        self.parse()
+            .map(drop)
+            .map_err(|source| Error::MalformedChunk {
+                event: self.event,
+                data: cut(&self.raw, MAX_SNIPPET),
+                source: source.into(),
+            })
+    }
+}
+
+impl Accumulator {
+    /// The choice with this wire index, created on first sight (after [`admit`](Self::admit) allowed it).
+    pub(crate) fn choice_mut(&mut self, index: u32) -> &mut StreamChoice {
+        let position = match self.positions.find(index) {
+            Some(position) => position,
+            None => {
+                self.choices.push(StreamChoice {
+                    index,
+                    ..StreamChoice::default()
+                });
+                self.positions.insert(index)
+            }
+        };
+        &mut self.choices[position]
+    }
+
+    /// Checks that applying `deltas` (one chunk's) keeps the stream within `limits`: distinct choices,
+    /// distinct tool calls per choice, and the bytes held (text plus bookkeeping). When they fit, counts them
+    /// as held; when not, nothing is applied and the stream fails with the limit's error.
+    pub(crate) fn admit<'d>(
+        &mut self,
+        deltas: impl IntoIterator<Item = &'d ChatDelta>,
+        limits: &StreamLimits,
+    ) -> Result<(), Error> {
+        let mut added = 0usize;
+        // What this chunk would create; allocated only when it creates something (its first chunks).
+        let mut new_choices: HashSet<u32> = HashSet::new();
+        let mut new_calls: HashSet<(u32, u32)> = HashSet::new();
+        let mut new_calls_per_choice: HashMap<u32, usize> = HashMap::new();
+        for delta in deltas {
+            added = added.saturating_add(delta.held_bytes());
+            let existing = self.positions.find(delta.index).map(|p| &self.choices[p]);
+            if existing.is_none() && !new_choices.contains(&delta.index) {
+                if self.choices.len() + new_choices.len() >= limits.max_choices {
+                    return Err(Error::TooManyChoices {
+                        limit: limits.max_choices,
+                    });
+                }
+                new_choices.insert(delta.index);
+                added = added.saturating_add(CHOICE_COST);
+            }
+            for call in &delta.tool_calls {
+                let known = existing.is_some_and(|c| c.tool_positions.find(call.index).is_some());
+                if known || !new_calls.insert((delta.index, call.index)) {
+                    continue;
+                }
+                let count = new_calls_per_choice.entry(delta.index).or_insert(0);
+                *count += 1;
+                if existing.map_or(0, |c| c.tool_calls.len()) + *count > limits.max_tool_calls {
+                    return Err(Error::TooManyToolCalls {
+                        limit: limits.max_tool_calls,
+                    });
+                }
+                added = added.saturating_add(TOOL_CALL_COST);
+            }
+        }
+        let held = self.held.saturating_add(added);
+        if let Some(max) = limits.max_accumulated_size {
+            if held > max {
+                return Err(Error::AccumulatedTooLarge { limit: max });
+            }
+        }
+        self.held = held;
+        Ok(())
+    }
+
+    /// The bytes held so far, as [`admit`](Self::admit) counts them.
+    pub(crate) fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Choice 0, the one the single-choice accessors report.
+    pub(crate) fn first(&self) -> Option<&StreamChoice> {
+        self.positions.find(0).map(|p| &self.choices[p])
+    }
+}
+
+/// Where each wire `index` (of a choice, or of a tool call) sits in a `Vec`, in order of first appearance.
+///
+/// Servers number from 0 in order, so the position usually equals the index: one comparison, no search.
+/// Any other numbering goes through an ordered map, so a hostile chunk with many distinct indices costs
+/// O(n log n), not O(n²).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Positions {
+    indices: Vec<u32>,
+    elsewhere: std::collections::BTreeMap<u32, usize>,
+}
+
+impl Positions {
+    fn find(&self, index: u32) -> Option<usize> {
+        let at = index as usize;
+        if self.indices.get(at) == Some(&index) {
+            return Some(at);
+        }
+        self.elsewhere.get(&index).copied()
+    }
+
+    /// Records a new index (not yet present) and returns its position.
+    fn insert(&mut self, index: u32) -> usize {
+        let position = self.indices.len();
+        self.indices.push(index);
+        if position != index as usize {
+            self.elsewhere.insert(index, position);
+        }
+        position
+    }
+}
+
+/// Sets `slot` to `value` when they differ, reusing the slot's allocation.
+pub(crate) fn set_text(slot: &mut String, value: &str) {
+    if slot != value {
+        slot.clear();
+        slot.push_str(value);
+    }
+}

@@ -1,0 +1,93 @@
+//! [`StreamLimits`]: the bounds that keep a client's memory bounded whatever a server sends.
+
+use crate::sse::DEFAULT_MAX_EVENT_SIZE;
+
+/// The default bound on the text one stream accumulates: 64 MiB (about 16 million tokens; a real answer is
+/// well under 1 MiB).
+pub const DEFAULT_MAX_ACCUMULATED_SIZE: usize = 64 * 1024 * 1024;
+
+/// The default bound on the distinct choices of one stream (and the choice entries of one event): 1,024.
+/// OpenAI allows `n` up to 128; SiliconFlow sends one.
+pub const DEFAULT_MAX_CHOICES: usize = 1024;
+
+/// The default bound on the distinct tool calls of one choice (and the fragments of one delta): 1,024.
+/// Models call a handful of tools in parallel.
+pub const DEFAULT_MAX_TOOL_CALLS: usize = 1024;
+
+/// What one stream, or one non-streamed body, may make the client hold in memory.
+///
+/// With these bounds, the memory one stream holds is at most about four times `max_event_size` (the line
+/// and event being decoded, the deltas of one event, the latest usage) plus `max_accumulated_size`, which
+/// counts the accumulated text and the bookkeeping of every choice and tool call. A server that goes past
+/// one fails the stream with a typed error ([`Error::EventTooLarge`](crate::Error::EventTooLarge),
+/// [`Error::AccumulatedTooLarge`](crate::Error::AccumulatedTooLarge),
+/// [`Error::TooManyChoices`](crate::Error::TooManyChoices),
+/// [`Error::TooManyToolCalls`](crate::Error::TooManyToolCalls)); what arrived before stays readable.
+///
+/// ```
+/// use siliconflow::{Client, StreamLimits};
+///
+/// let client = Client::builder()
+///     .api_key("sk-example")
+///     .limits(StreamLimits::default().max_accumulated_size(Some(1 << 20)).max_choices(8))
+///     .build()?;
+/// assert_eq!(client.limits().max_choices, 8);
+/// # Ok::<(), siliconflow::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamLimits {
+    /// The bound on one line or one event of a stream, and on a whole non-streamed JSON body (default
+    /// 8 MiB).
+    pub max_event_size: usize,
+    /// The bound on the text one stream accumulates (content, reasoning and tool-call arguments of every
+    /// choice, plus a fixed cost per choice and per tool call); `None` for none (default 64 MiB).
+    pub max_accumulated_size: Option<usize>,
+    /// The bound on the distinct choices of a stream and on the choice entries of one event (default
+    /// 1,024).
+    pub max_choices: usize,
+    /// The bound on the distinct tool calls of one choice and on the fragments of one delta (default
+    /// 1,024).
+    pub max_tool_calls: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits {
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            max_accumulated_size: Some(DEFAULT_MAX_ACCUMULATED_SIZE),
+            max_choices: DEFAULT_MAX_CHOICES,
+            max_tool_calls: DEFAULT_MAX_TOOL_CALLS,
+        }
+    }
+}
+
+impl StreamLimits {
+    /// Sets the bound on one line or event, and on a whole JSON body (at least 1).
+    #[must_use]
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.max_event_size = bytes.max(1);
+        self
+    }
+
+    /// Sets the bound on the text one stream accumulates (`None`: none).
+    #[must_use]
+    pub fn max_accumulated_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_accumulated_size = bytes;
+        self
+    }
+
+    /// Sets the bound on distinct choices (at least 1).
+    #[must_use]
+    pub fn max_choices(mut self, choices: usize) -> Self {
+        self.max_choices = choices.max(1);
+        self
+    }
+
+    /// Sets the bound on distinct tool calls per choice (at least 1).
+    #[must_use]
+    pub fn max_tool_calls(mut self, calls: usize) -> Self {
+        self.max_tool_calls = calls.max(1);
+        self
+    }
+}

@@ -1,0 +1,35 @@
+//! The network layer under ureq: the agent, its connector chain and resolver, and the limits every read
+//! and write of a request obeys.
+//!
+//! - [`resolver`]: looks names up on the caller's thread (ureq's default resolver would spawn one when a
+//!   timeout covers the lookup).
+//! - [`tcp`]: TCP connections that obey [`scope`]'s limits (deadline, idle and event timeouts,
+//!   cancellation, poll mode) on every read and write; TLS and HTTP CONNECT proxies are layered on top by
+//!   ureq's own connectors, so they obey them too.
+//! - [`scope`]: the per-thread slot through which the client hands a request's limits to the transport.
+
+pub(crate) mod resolver;
+pub(crate) mod scope;
+pub(crate) mod tcp;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector};
+
+/// An agent on this crate's thread-free resolver and limit-obeying TCP transport, and the counter of the
+/// connections it opens.
+pub(crate) fn agent(config: ureq::config::Config) -> (ureq::Agent, Arc<AtomicU64>) {
+    let tcp = tcp::TcpConnector::default();
+    let opened = tcp.counter();
+    // HTTP CONNECT proxies first (they open their own connection through the rest of the chain), then TCP,
+    // then TLS. SOCKS proxies are refused when the client is built: ureq's SOCKS connector opens its own
+    // sockets, which would escape the limits.
+    let connector = ().chain(ConnectProxyConnector::default()).chain(tcp);
+    #[cfg(feature = "rustls")]
+    let connector = connector.chain(ureq::unversioned::transport::RustlsConnector::default());
+    #[cfg(feature = "native-tls")]
+    let connector = connector.chain(ureq::unversioned::transport::NativeTlsConnector::default());
+    let agent = ureq::Agent::with_parts(config, connector, resolver::CallerThreadResolver);
+    (agent, opened)
+}
