@@ -143,6 +143,13 @@ mod setters;
 pub mod sse;
 pub mod user;
 
+// Endpoint types (issue 11).
+pub mod envelope;
+pub mod images;
+pub mod media;
+pub mod multipart;
+pub mod video;
+
 pub use body::ResponseBody;
 pub use chat::{
     ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
@@ -166,6 +173,15 @@ pub use rerank::{
 };
 pub use retry::RetryPolicy;
 pub use user::UserInfo;
+
+// Endpoint types (issue 11).
+pub use images::{ImageRequest, ImageResponse, MAX_IMAGE_SEED};
+pub use media::{GeneratedMedia, MediaInput, Timings};
+pub use multipart::{FilePart, Form, FormReader, MultipartError};
+pub use video::{
+    VideoRequest, VideoResults, VideoStatus, VideoStatusRequest, VideoStatusResponse,
+    VideoSubmitResponse,
+};
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]
