@@ -144,6 +144,7 @@ pub mod sse;
 pub mod user;
 
 // Endpoint types (issue 11).
+pub mod audio;
 pub mod envelope;
 pub mod images;
 pub mod media;
@@ -175,6 +176,12 @@ pub use retry::RetryPolicy;
 pub use user::UserInfo;
 
 // Endpoint types (issue 11).
+pub use audio::speech::{SpeechFormat, SpeechReference, SpeechRequest};
+pub use audio::transcription::{Transcription, TranscriptionRequest};
+pub use audio::voice::{
+    DeleteVoiceRequest, DeleteVoiceResponse, UploadedVoice, Voice, VoiceList, VoiceUploadForm,
+    VoiceUploadRequest,
+};
 pub use images::{ImageRequest, ImageResponse, MAX_IMAGE_SEED};
 pub use media::{GeneratedMedia, MediaInput, Timings};
 pub use multipart::{FilePart, Form, FormReader, MultipartError};
