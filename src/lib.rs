@@ -145,6 +145,7 @@ pub mod user;
 
 // Endpoint types (issue 11).
 pub mod audio;
+pub mod completions;
 pub mod envelope;
 pub mod images;
 pub mod media;
@@ -182,6 +183,7 @@ pub use audio::voice::{
     DeleteVoiceRequest, DeleteVoiceResponse, UploadedVoice, Voice, VoiceList, VoiceUploadForm,
     VoiceUploadRequest,
 };
+pub use completions::{Completion, CompletionChoice, CompletionRequest};
 pub use images::{ImageRequest, ImageResponse, MAX_IMAGE_SEED};
 pub use media::{GeneratedMedia, MediaInput, Timings};
 pub use multipart::{FilePart, Form, FormReader, MultipartError};
