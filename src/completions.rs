@@ -42,6 +42,18 @@ use crate::serde_util::{empty_as_none, lenient_u64, null_as_default};
 
 /// A completion request: the model, the prompt, and the optional parameters, each omitted from the JSON
 /// while unset.
+///
+/// ```
+/// use siliconflow::CompletionRequest;
+///
+/// let request = CompletionRequest::fim("Qwen/Qwen2.5-Coder-7B-Instruct", "fn add(a: i32, b: i32) -> i32 {\n", "\n}")
+///     .max_tokens(64)
+///     .temperature(0.0)
+///     .stop(vec!["\n}"]);
+/// let json = serde_json::to_value(&request).unwrap();
+/// assert_eq!(json["prompt"], "fn add(a: i32, b: i32) -> i32 {\n");
+/// assert_eq!(json["stop"][0], "\n}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CompletionRequest {
@@ -163,6 +175,16 @@ impl CompletionRequest {
 }
 
 /// The answer of `POST /completions` (and, chunk by chunk, the shape of each streamed event).
+///
+/// ```
+/// use siliconflow::Completion;
+///
+/// // A streamed chunk has the same shape: the new text in `choices[].text`.
+/// let chunk: Completion = serde_json::from_str(
+///     r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"    a + b","finish_reason":null}]}"#,
+/// ).unwrap();
+/// assert_eq!((chunk.text(), chunk.finish_reason()), ("    a + b", None));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Completion {

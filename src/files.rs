@@ -46,6 +46,18 @@ open_enum! {
 /// A file upload (`POST /files`): the purpose and the file, sent as `multipart/form-data`.
 ///
 /// Not `Serialize`: the body is multipart, built by [`into_form`](FileUploadRequest::into_form).
+///
+/// ```
+/// use siliconflow::{write_batch_input, ChatRequest, FileUploadRequest, Message};
+/// use siliconflow::multipart::FilePart;
+///
+/// let mut jsonl = Vec::new();
+/// write_batch_input(&mut jsonl, [("q1", ChatRequest::new("deepseek-ai/DeepSeek-V3", vec![Message::user("Hi")]))])?;
+/// let upload = FileUploadRequest::batch(FilePart::bytes(jsonl).file_name("requests.jsonl"));
+/// let form = upload.into_form();
+/// assert!(form.content_length().is_some());
+/// # Ok::<(), siliconflow::BatchInputError>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct FileUploadRequest {
@@ -74,6 +86,13 @@ impl FileUploadRequest {
 }
 
 /// A stored file, as the upload and the list describe it.
+///
+/// ```
+/// use siliconflow::{FileObject, FilePurpose};
+///
+/// let file: FileObject = serde_json::from_str(r#"{"id":"file-1","bytes":806,"created_at":1741777570,"purpose":"batch","line_count":2}"#).unwrap();
+/// assert_eq!((file.created_at, file.purpose), (Some(1741777570), Some(FilePurpose::Batch)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FileObject {

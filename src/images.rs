@@ -168,6 +168,16 @@ impl ImageRequest {
 ///
 /// The URLs **expire one hour** after generation (their `Expires` parameter is `created` + 3600):
 /// download promptly.
+///
+/// ```
+/// use siliconflow::ImageResponse;
+///
+/// let response: ImageResponse = serde_json::from_str(
+///     r#"{"images":[{"url":"https://example.com/a.png"}],"timings":null,"seed":"42","created":1761276928}"#,
+/// ).unwrap();
+/// assert_eq!(response.urls().next(), Some("https://example.com/a.png"));
+/// assert_eq!((response.seed, response.timings.inference), (Some(42), None));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ImageResponse {

@@ -164,6 +164,16 @@ impl VideoStatus {
 /// Every field is optional and read tolerantly: a `status` that is `null` or `""` is `None`, an empty
 /// `reason` is `None`, `results` may be absent, `null`, an object (documented) or an array of result
 /// objects or of videos (one adapter's reading; merged).
+///
+/// ```
+/// use siliconflow::{VideoStatus, VideoStatusResponse};
+///
+/// let pending: VideoStatusResponse = serde_json::from_str(r#"{"status":"InQueue","position":3,"reason":""}"#).unwrap();
+/// assert_eq!((pending.is_terminal(), pending.position, pending.reason), (false, Some(3), None));
+/// let failed: VideoStatusResponse = serde_json::from_str(r#"{"status":"Failed","reason":"content policy"}"#).unwrap();
+/// assert!(failed.is_terminal() && !failed.is_success());
+/// assert_eq!(failed.status, Some(VideoStatus::Failed));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct VideoStatusResponse {

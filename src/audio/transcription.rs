@@ -35,6 +35,21 @@ pub const MAX_TRANSCRIPTION_FILE: u64 = 50_000_000;
 /// A transcription request: the model, the audio file, and any extra text fields.
 ///
 /// Not `Serialize`: the body is multipart, built by [`into_form`](TranscriptionRequest::into_form).
+///
+/// ```
+/// use siliconflow::TranscriptionRequest;
+/// use siliconflow::multipart::FilePart;
+///
+/// # let dir = std::env::temp_dir().join("sf-doc-transcription.mp3");
+/// # std::fs::write(&dir, b"ID3").unwrap();
+/// let file = FilePart::path(&dir)?.content_type("audio/mpeg"); // streamed from disk, never buffered
+/// let request = TranscriptionRequest::new("FunAudioLLM/SenseVoiceSmall", file);
+/// assert!(!request.exceeds_size_limit());
+/// let form = request.into_form();
+/// assert!(form.is_replayable(), "a file by path can be sent again on a retry");
+/// # std::fs::remove_file(&dir).unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct TranscriptionRequest {

@@ -223,6 +223,15 @@ impl Batch {
 ///
 /// Read from `{"total", "completed", "failed"}` (numbers or digit strings), and tolerantly from `null`,
 /// `{}`, `[]`, an array holding one such object, or any other shape (all unknown).
+///
+/// ```
+/// use siliconflow::Batch;
+///
+/// let running: Batch = serde_json::from_str(r#"{"id":"b","status":"in_progress","request_counts":{"total":10,"completed":4,"failed":1}}"#).unwrap();
+/// assert_eq!(running.request_counts.pending(), Some(5));
+/// let early: Batch = serde_json::from_str(r#"{"id":"b","status":"in_queue","request_counts":{}}"#).unwrap();
+/// assert!(early.request_counts.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RequestCounts {

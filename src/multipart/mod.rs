@@ -228,6 +228,14 @@ struct Part {
 /// A `multipart/form-data` body: text fields and files, in order.
 ///
 /// See the [module docs](self) for an example.
+///
+/// ```
+/// use siliconflow::multipart::{FilePart, Form};
+///
+/// let form = Form::new().text("purpose", "batch").file("file", FilePart::reader(std::io::empty()));
+/// assert_eq!(form.content_length(), None, "a reader of unknown size: no Content-Length");
+/// assert!(!form.is_replayable(), "and no retry");
+/// ```
 pub struct Form {
     boundary: String,
     parts: Vec<Part>,

@@ -76,7 +76,7 @@ impl Segment {
                 Some(len) => read_sized(reader, *len, read, buf, "the reader part"),
                 None => {
                     let n = reader.read(buf)?;
-                    *read += n as u64;
+                    *read = read.saturating_add(n as u64);
                     Ok(n)
                 }
             },
