@@ -150,6 +150,17 @@ mod setters;
 pub mod sse;
 pub mod user;
 
+// Endpoint types (issue 11).
+pub mod audio;
+pub mod batches;
+pub mod completions;
+pub mod envelope;
+pub mod files;
+pub mod images;
+pub mod media;
+pub mod multipart;
+pub mod video;
+
 pub use body::ResponseBody;
 pub use cancel::CancelHandle;
 pub use chat::{
@@ -179,6 +190,32 @@ pub use rerank::{
 };
 pub use retry::RetryPolicy;
 pub use user::UserInfo;
+
+// Endpoint types (issue 11).
+pub use audio::speech::{SpeechFormat, SpeechReference, SpeechRequest};
+pub use audio::transcription::{Transcription, TranscriptionRequest};
+pub use audio::voice::{
+    DeleteVoiceRequest, DeleteVoiceResponse, UploadedVoice, Voice, VoiceList, VoiceUploadForm,
+    VoiceUploadRequest,
+};
+pub use batches::input::{
+    write_batch_input, BatchInputError, BatchInputLine, BatchInputSummary, BatchInputWriter,
+    MAX_BATCH_FILE_BYTES, MAX_BATCH_LINES,
+};
+pub use batches::object::{Batch, BatchError, BatchList, BatchStatus, RequestCounts};
+pub use batches::output::{
+    parse_output_line, BatchOutputError, BatchOutputLine, BatchOutputReader,
+};
+pub use batches::request::{BatchListQuery, BatchRequest, BatchRequestError, BATCH_ENDPOINT};
+pub use completions::{Completion, CompletionChoice, CompletionRequest};
+pub use files::{FileList, FileListQuery, FileObject, FilePurpose, FileRef, FileUploadRequest};
+pub use images::{ImageRequest, ImageResponse, MAX_IMAGE_SEED};
+pub use media::{GeneratedMedia, MediaInput, Timings};
+pub use multipart::{FilePart, Form, FormReader, MultipartError};
+pub use video::{
+    VideoRequest, VideoResults, VideoStatus, VideoStatusRequest, VideoStatusResponse,
+    VideoSubmitResponse,
+};
 
 /// The README's examples, compiled as doc tests so they cannot drift from the API.
 #[cfg(doctest)]

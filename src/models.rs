@@ -80,7 +80,7 @@ impl ModelsQuery {
 
 /// Appends `value` to `out` with every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`)
 /// percent-encoded, so that no value can add a parameter, end the query or smuggle a fragment.
-fn percent_encode(value: &str, out: &mut String) {
+pub(crate) fn percent_encode(value: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in value.as_bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

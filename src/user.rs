@@ -2,26 +2,22 @@
 //!
 //! SiliconFlow answers `200 OK` with an envelope, `{"code":20000,"message":"OK","status":true,"data":{…}}`,
 //! and reports some failures inside it rather than with an HTTP status. [`Client::user_info`] unwraps the
-//! envelope and returns its `data` as a [`UserInfo`]; an envelope with `status: false`, a `code` other than
-//! `20000` or no `data` is an [`Error::Api`] with status 200.
+//! envelope (with [`crate::envelope`], shared with the other wrapped endpoints) and returns its `data` as a
+//! [`UserInfo`]; an envelope with `status: false`, a `code` other than `20000` or no `data` is an
+//! [`Error::Api`] with status 200.
 //!
 //! Balances are decimal strings on the wire (`"88.88"`), and are kept exactly as sent, because money
 //! should not pass through binary floating point unasked; [`UserInfo::balance_f64`] and friends parse them
 //! when an approximation is what you want.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::client::with_response;
 use crate::client::{Call, WithResponse};
-use crate::error::MAX_SNIPPET;
 use crate::meta::ResponseMeta;
-use crate::redact::cut;
 use crate::serde_util::null_as_default;
-use crate::{ApiError, Client, Error};
-
-/// The code of a successful `/user/info` envelope.
-const SUCCESS_CODE: u64 = 20000;
+use crate::{Client, Error};
 
 /// The account behind the API key, as `GET /user/info` describes it.
 ///
@@ -115,57 +111,6 @@ fn decimal_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D:
     }
 }
 
-/// SiliconFlow's `/user/info` envelope. Every field is kept as raw JSON so that a failure envelope of any
-/// shape can be reported, and re-serialized faithfully into [`ApiError::body`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Envelope {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    code: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    status: Option<Value>,
-    #[serde(default)]
-    data: Option<Value>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
-
-impl Envelope {
-    /// The user info, or the error the envelope reports.
-    fn into_result(self) -> Result<UserInfo, Error> {
-        let code_ok = match &self.code {
-            None | Some(Value::Null) => true,
-            Some(Value::Number(n)) => n.as_u64() == Some(SUCCESS_CODE),
-            Some(Value::String(s)) => s.trim() == SUCCESS_CODE.to_string(),
-            Some(_) => false,
-        };
-        let status_ok = !matches!(self.status, Some(Value::Bool(false)));
-        match &self.data {
-            Some(data) if code_ok && status_ok && !data.is_null() => {
-                serde_json::from_value(data.clone()).map_err(|source| Error::MalformedChunk {
-                    event: 0,
-                    data: cut(&data.to_string(), MAX_SNIPPET),
-                    source: source.into(),
-                })
-            }
-            _ => Err(Error::Api(Box::new(self.api_error()))),
-        }
-    }
-
-    /// The envelope as an [`ApiError`]: status 200, the envelope's code and message, the envelope as body.
-    fn api_error(&self) -> ApiError {
-        let body = serde_json::to_vec(self).unwrap_or_default();
-        let mut error = ApiError::parse(200, &body);
-        let has_message = matches!(&self.message, Some(Value::String(m)) if !m.trim().is_empty());
-        if !has_message {
-            error.message =
-                "the /user/info answer reported a failure without a message".to_string();
-        }
-        error
-    }
-}
-
 impl Client {
     /// The account behind the API key, with its balances (`GET /user/info`).
     ///
@@ -183,8 +128,8 @@ impl Client {
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
     pub fn user_info(&self) -> Result<UserInfo, Error> {
-        let (envelope, meta) = self.call_json::<Envelope>(Call::get("user/info"), false)?;
-        let mut info = envelope.into_result().map_err(|e| {
+        let (value, meta) = self.call_json::<Value>(Call::get("user/info"), false)?;
+        let mut info: UserInfo = crate::envelope::decode(value, "/user/info").map_err(|e| {
             let mut e = self.redact(e);
             if let Error::Api(api) = &mut e {
                 api.request_id = meta.request_id().map(str::to_string);
@@ -203,9 +148,7 @@ mod tests {
     use serde_json::json;
 
     fn envelope(value: Value) -> Result<UserInfo, Error> {
-        serde_json::from_value::<Envelope>(value)
-            .unwrap()
-            .into_result()
+        crate::envelope::decode(value, "/user/info")
     }
 
     #[test]

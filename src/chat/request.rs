@@ -182,6 +182,22 @@ impl MediaUrl {
 ///
 /// When deserializing, a `reasoning` field (Ollama's and vLLM's name) is read as `reasoning_content`
 /// if `reasoning_content` itself is absent.
+///
+/// Prefix continuation, DeepSeek style: a last assistant message marked `"prefix": true`
+/// ([`Message::assistant_prefix`]) is the beginning of the answer, which the model continues.
+/// SiliconFlow documents a different form, a top-level `prefix` text ([`ChatRequest::prefix`]).
+///
+/// ```
+/// use siliconflow::{ChatRequest, Message};
+///
+/// let request = ChatRequest::new(
+///     "deepseek-chat",
+///     vec![Message::user("Write quick sort in Python."), Message::assistant_prefix("```python\n")],
+/// );
+/// let json = serde_json::to_value(&request).unwrap();
+/// assert_eq!(json["messages"][1], serde_json::json!({"role": "assistant", "content": "```python\n", "prefix": true}));
+/// assert!(json["messages"][0].get("prefix").is_none(), "unset: not sent");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "MessageWire")]
 #[non_exhaustive]
@@ -205,6 +221,10 @@ pub struct Message {
     /// For a `tool` message: the id of the call it answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// Marks the last assistant message as the start of the answer to continue (DeepSeek's prefix
+    /// completion; see [`Message::assistant_prefix`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +243,9 @@ struct MessageWire {
     tool_calls: Option<Vec<ToolCall>>,
     #[serde(default)]
     tool_call_id: Option<String>,
+    /// Read leniently: only a boolean counts.
+    #[serde(default)]
+    prefix: Option<Value>,
 }
 
 impl From<MessageWire> for Message {
@@ -235,6 +258,7 @@ impl From<MessageWire> for Message {
             name: wire.name,
             tool_calls: wire.tool_calls,
             tool_call_id: wire.tool_call_id,
+            prefix: wire.prefix.as_ref().and_then(Value::as_bool),
         }
     }
 }
@@ -249,6 +273,7 @@ impl Message {
             name: None,
             tool_calls: None,
             tool_call_id: None,
+            prefix: None,
         }
     }
 
@@ -265,6 +290,13 @@ impl Message {
     /// An assistant message (for example an earlier answer, to continue a conversation).
     pub fn assistant(content: impl Into<Content>) -> Self {
         Message::new(Role::Assistant, content)
+    }
+
+    /// The beginning of the answer, for the model to continue: an assistant message with
+    /// `"prefix": true`, to put last (DeepSeek's prefix completion). Whether the returned content repeats
+    /// the prefix is server-specific. For SiliconFlow's documented form use [`ChatRequest::prefix`].
+    pub fn assistant_prefix(content: impl Into<Content>) -> Self {
+        Message::assistant(content).with_prefix(true)
     }
 
     /// A tool result answering the call with id `tool_call_id`.
@@ -285,6 +317,12 @@ impl Message {
     /// require it; SiliconFlow's docs omit it).
     pub fn with_reasoning_content(mut self, reasoning: impl Into<String>) -> Self {
         self.reasoning_content = Some(reasoning.into());
+        self
+    }
+
+    /// Marks (or unmarks) this message as a prefix to continue (`"prefix": true`).
+    pub fn with_prefix(mut self, prefix: bool) -> Self {
+        self.prefix = Some(prefix);
         self
     }
 
@@ -602,6 +640,15 @@ optional_fields! {
         top_logprobs: u32 => u32,
         /// An end-user id for abuse monitoring.
         user: String => impl Into<String>,
+        /// Prefix continuation, SiliconFlow's documented form: the answer starts with this text and the
+        /// model continues it (for example ```` "```python\n" ````). Non-reasoning models, and Qwen3 with
+        /// thinking off; not DeepSeek-R1. Set `max_tokens` high enough not to cut the prefix. Whether
+        /// the returned content repeats the prefix is undocumented. (DeepSeek's own API uses
+        /// [`Message::assistant_prefix`] instead.)
+        prefix: String => impl Into<String>,
+        /// Fill-in-the-middle in chat, with [`prefix`](ChatRequest::prefix): the text after the gap
+        /// (SiliconFlow).
+        suffix: String => impl Into<String>,
     }
 }
 
@@ -751,6 +798,43 @@ mod tests {
         .unwrap();
         assert_eq!(m.reasoning_content.as_deref(), Some("a"));
         assert_eq!(m.text(), "x");
+    }
+
+    #[test]
+    fn prefix_continuation_both_forms() {
+        // DeepSeek style: the last assistant message carries `prefix: true`.
+        let message = Message::assistant_prefix("```python\n");
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"role": "assistant", "content": "```python\n", "prefix": true})
+        );
+        assert_eq!(
+            serde_json::to_value(Message::assistant("a").with_prefix(false)).unwrap(),
+            json!({"role": "assistant", "content": "a", "prefix": false})
+        );
+        // Unset, nothing changes on the wire.
+        assert_eq!(
+            serde_json::to_value(Message::assistant("a")).unwrap(),
+            json!({"role": "assistant", "content": "a"})
+        );
+        // Read back, and leniently (a non-boolean is ignored).
+        let back: Message =
+            serde_json::from_value(json!({"role": "assistant", "content": "x", "prefix": true}))
+                .unwrap();
+        assert_eq!(back, Message::assistant_prefix("x"));
+        let odd: Message =
+            serde_json::from_value(json!({"role": "assistant", "prefix": "yes"})).unwrap();
+        assert_eq!(odd.prefix, None);
+
+        // SiliconFlow style: top-level `prefix` (and `suffix` for fill-in-the-middle).
+        let request =
+            ChatRequest::new("deepseek-ai/DeepSeek-V3", vec![Message::user("quick sort")])
+                .prefix("def quick_sort(arr):\n")
+                .suffix("\nprint(quick_sort([3, 1]))");
+        let v = serde_json::to_value(&request).unwrap();
+        assert_eq!(v["prefix"], "def quick_sort(arr):\n");
+        assert_eq!(v["suffix"], "\nprint(quick_sort([3, 1]))");
+        assert_eq!(serde_json::from_value::<ChatRequest>(v).unwrap(), request);
     }
 
     #[test]

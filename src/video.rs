@@ -1,0 +1,442 @@
+//! Video generation, asynchronous: `POST /video/submit` then `POST /video/status` until done.
+//!
+//! Submit a [`VideoRequest`]; the answer, a [`VideoSubmitResponse`], holds a `requestId`. Poll with a
+//! [`VideoStatusRequest`] carrying that id (a **POST**, not a GET) until the [`VideoStatusResponse`] is
+//! [terminal](VideoStatusResponse::is_terminal): `Succeed` with the video URLs in
+//! [`results`](VideoStatusResponse::results), or `Failed` with a [`reason`](VideoStatusResponse::reason).
+//! No polling interval is documented; public clients poll every 5–10 s for up to 15 minutes. Keep a
+//! deadline of your own: an unknown status (kept in [`VideoStatus::Other`]) is not terminal.
+//!
+//! The video URLs **expire**: the submit page says after 10 minutes, the status page after one hour.
+//! Download as soon as the status is `Succeed`.
+//!
+//! ```
+//! use siliconflow::{VideoRequest, VideoStatus, VideoStatusRequest, VideoStatusResponse, VideoSubmitResponse};
+//!
+//! let request = VideoRequest::new("Wan-AI/Wan2.2-T2V-A14B", "a paper boat on a stream", "1280x720").seed(42);
+//! assert_eq!(serde_json::to_value(&request).unwrap()["image_size"], "1280x720");
+//!
+//! let submitted: VideoSubmitResponse = serde_json::from_str(r#"{"requestId":"hv6tgmuqdiwb"}"#).unwrap();
+//! let poll = VideoStatusRequest::new(&submitted.request_id);
+//! assert_eq!(serde_json::to_string(&poll).unwrap(), r#"{"requestId":"hv6tgmuqdiwb"}"#);
+//!
+//! let status: VideoStatusResponse = serde_json::from_str(
+//!     r#"{"status":"Succeed","reason":"","position":0,
+//!         "results":{"videos":[{"url":"https://example.com/v.mp4"}],"timings":{"inference":57.3},"seed":123}}"#,
+//! ).unwrap();
+//! assert!(status.is_terminal());
+//! assert_eq!(status.status, Some(VideoStatus::Succeed));
+//! assert_eq!(status.video_urls().collect::<Vec<_>>(), ["https://example.com/v.mp4"]);
+//! ```
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::media::{GeneratedMedia, MediaInput, Timings};
+use crate::serde_util::{empty_as_none, lenient_string, lenient_u64, null_as_default, open_enum};
+
+/// A video generation request (`POST /video/submit`).
+///
+/// `image_size` is required by the schema: `1280x720`, `720x1280` or `960x960`. For image-to-video
+/// models the guide says the size follows the input image's aspect ratio, but a value must still be
+/// sent.
+///
+/// ```
+/// use siliconflow::{MediaInput, VideoRequest};
+///
+/// let request = VideoRequest::new("Wan-AI/Wan2.2-I2V-A14B", "the cat wakes up", "1280x720")
+///     .image(MediaInput::url("https://example.com/cat.png"))
+///     .negative_prompt("blurry");
+/// let json = serde_json::to_value(&request).unwrap();
+/// assert_eq!(json["image"], "https://example.com/cat.png");
+/// assert!(json.get("seed").is_none(), "unset parameters are not sent");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoRequest {
+    /// The model id: `Wan-AI/Wan2.2-T2V-A14B` (text to video), `Wan-AI/Wan2.2-I2V-A14B` (image to video),
+    /// ….
+    pub model: String,
+    /// What to film (the guide recommends at most about 200 words).
+    pub prompt: String,
+    /// The size: `1280x720`, `720x1280` or `960x960`.
+    pub image_size: String,
+    /// What to keep out of the video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    /// The first frame, required by image-to-video models: a URL or a data URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MediaInput>,
+    /// The random seed (64-bit; no range documented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Fields this crate does not know yet, sent as given at the top level of the JSON body.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl VideoRequest {
+    /// A request to film `prompt` with `model` at `image_size`.
+    pub fn new(
+        model: impl Into<String>,
+        prompt: impl Into<String>,
+        image_size: impl Into<String>,
+    ) -> Self {
+        VideoRequest {
+            model: model.into(),
+            prompt: prompt.into(),
+            image_size: image_size.into(),
+            negative_prompt: None,
+            image: None,
+            seed: None,
+            extra: Map::new(),
+        }
+    }
+
+    crate::setters::option_setters! {
+        /// Sets what to keep out of the video.
+        negative_prompt: impl Into<String>,
+        /// Sets the first frame (image-to-video): a URL, a data URI, or [`MediaInput::from_bytes`].
+        image: impl Into<MediaInput>,
+        /// Sets the seed.
+        seed: u64,
+    }
+}
+
+/// The answer of `POST /video/submit`: the id to poll with.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoSubmitResponse {
+    /// The job id (`requestId` on the wire; `request_id` is accepted too).
+    #[serde(
+        rename = "requestId",
+        alias = "request_id",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub request_id: String,
+    /// Any other fields, as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The body of `POST /video/status`: `{"requestId": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoStatusRequest {
+    /// The id from [`VideoSubmitResponse::request_id`].
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+}
+
+impl VideoStatusRequest {
+    /// A status request for the job `request_id`.
+    pub fn new(request_id: impl Into<String>) -> Self {
+        VideoStatusRequest {
+            request_id: request_id.into(),
+        }
+    }
+}
+
+open_enum! {
+    /// The state of a video job. Unknown values are kept in `Other` (and are not terminal).
+    pub enum VideoStatus {
+        /// Waiting for a worker; [`VideoStatusResponse::position`] may say where in the queue.
+        InQueue = "InQueue",
+        /// Being generated.
+        InProgress = "InProgress",
+        /// Done: the videos are in the results.
+        Succeed = "Succeed",
+        /// Failed: the reason says why.
+        Failed = "Failed",
+    }
+}
+
+impl VideoStatus {
+    /// Whether the job is over (`Succeed` or `Failed`): stop polling.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, VideoStatus::Succeed | VideoStatus::Failed)
+    }
+}
+
+/// The answer of `POST /video/status`.
+///
+/// Every field is optional and read tolerantly: a `status` that is `null` or `""` is `None`, an empty
+/// `reason` is `None`, `results` may be absent, `null`, an object (documented) or an array of result
+/// objects or of videos (one adapter's reading; merged).
+///
+/// ```
+/// use siliconflow::{VideoStatus, VideoStatusResponse};
+///
+/// let pending: VideoStatusResponse = serde_json::from_str(r#"{"status":"InQueue","position":3,"reason":""}"#).unwrap();
+/// assert_eq!((pending.is_terminal(), pending.position, pending.reason), (false, Some(3), None));
+/// let failed: VideoStatusResponse = serde_json::from_str(r#"{"status":"Failed","reason":"content policy"}"#).unwrap();
+/// assert!(failed.is_terminal() && !failed.is_success());
+/// assert_eq!(failed.status, Some(VideoStatus::Failed));
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoStatusResponse {
+    /// The job's state.
+    #[serde(
+        default,
+        deserialize_with = "empty_as_none",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status: Option<VideoStatus>,
+    /// Why the job failed (`None` when empty).
+    #[serde(
+        default,
+        deserialize_with = "non_empty_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reason: Option<String>,
+    /// The position in the queue while `InQueue` (older docs and real clients; undocumented now).
+    #[serde(
+        default,
+        deserialize_with = "lenient_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub position: Option<u64>,
+    /// The results, once `Succeed`.
+    #[serde(
+        default,
+        deserialize_with = "tolerant_results",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub results: Option<VideoResults>,
+    /// Any other fields, as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl VideoStatusResponse {
+    /// Whether the job is over (`Succeed` or `Failed`).
+    pub fn is_terminal(&self) -> bool {
+        self.status.as_ref().is_some_and(VideoStatus::is_terminal)
+    }
+
+    /// Whether the job succeeded.
+    pub fn is_success(&self) -> bool {
+        self.status == Some(VideoStatus::Succeed)
+    }
+
+    /// The URLs of the generated videos (none until `Succeed`), skipping empty ones.
+    pub fn video_urls(&self) -> impl Iterator<Item = &str> + '_ {
+        self.results
+            .iter()
+            .flat_map(|results| results.videos.iter())
+            .map(|video| video.url.as_str())
+            .filter(|url| !url.is_empty())
+    }
+}
+
+/// The results of a finished video job.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct VideoResults {
+    /// The videos. Their URLs expire (10 minutes or one hour, the docs disagree): download promptly.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub videos: Vec<GeneratedMedia>,
+    /// How long generation took.
+    #[serde(default, skip_serializing_if = "Timings::is_empty")]
+    pub timings: Timings,
+    /// The seed used.
+    #[serde(
+        default,
+        deserialize_with = "lenient_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub seed: Option<u64>,
+    /// Any other fields, as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn non_empty_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(lenient_string(d)?.filter(|s| !s.is_empty()))
+}
+
+/// Reads `results` as documented (an object), or as an array of result objects or of videos.
+fn tolerant_results<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VideoResults>, D::Error> {
+    use serde::de::Error as _;
+    let parse = |value: Value| VideoResults::deserialize(value).map_err(D::Error::custom);
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Array(items) => {
+            let mut merged = VideoResults::default();
+            for item in items {
+                let is_video = item.is_string() || item.get("url").is_some();
+                if is_video {
+                    merged
+                        .videos
+                        .push(GeneratedMedia::deserialize(item).map_err(D::Error::custom)?);
+                } else if item.is_object() {
+                    let results = parse(item)?;
+                    merged.videos.extend(results.videos);
+                    if merged.timings.is_empty() {
+                        merged.timings = results.timings;
+                    }
+                    merged.seed = merged.seed.or(results.seed);
+                    for (key, value) in results.extra {
+                        merged.extra.entry(key).or_insert(value);
+                    }
+                }
+            }
+            Ok(Some(merged))
+        }
+        value @ Value::Object(_) => parse(value).map(Some),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn request_json_minimal_and_full() {
+        assert_eq!(
+            serde_json::to_value(VideoRequest::new("m", "p", "960x960")).unwrap(),
+            json!({"model": "m", "prompt": "p", "image_size": "960x960"})
+        );
+        let full = VideoRequest::new("Wan-AI/Wan2.2-I2V-A14B", "p", "720x1280")
+            .negative_prompt("n")
+            .image(MediaInput::from_bytes(b"x", "image/jpeg"))
+            .seed(u64::MAX)
+            .extra_field("duration", 5);
+        let value = serde_json::to_value(&full).unwrap();
+        assert_eq!(
+            value,
+            json!({"model": "Wan-AI/Wan2.2-I2V-A14B", "prompt": "p", "image_size": "720x1280",
+                   "negative_prompt": "n", "image": "data:image/jpeg;base64,eA==",
+                   "seed": u64::MAX, "duration": 5})
+        );
+        assert_eq!(serde_json::from_value::<VideoRequest>(value).unwrap(), full);
+    }
+
+    #[test]
+    fn submit_response_under_either_name() {
+        for body in [
+            json!({"requestId": "a"}),
+            json!({"request_id": "a", "x": 1}),
+        ] {
+            let r: VideoSubmitResponse = serde_json::from_value(body).unwrap();
+            assert_eq!(r.request_id, "a");
+        }
+        let r: VideoSubmitResponse = serde_json::from_value(json!({"requestId": null})).unwrap();
+        assert_eq!(r.request_id, "");
+        assert_eq!(
+            serde_json::to_value(VideoSubmitResponse {
+                request_id: "b".into(),
+                extra: Map::new()
+            })
+            .unwrap(),
+            json!({"requestId": "b"})
+        );
+    }
+
+    #[test]
+    fn statuses_and_terminality() {
+        for (text, terminal) in [
+            ("InQueue", false),
+            ("InProgress", false),
+            ("Succeed", true),
+            ("Failed", true),
+            ("Cancelled", false),
+        ] {
+            let r: VideoStatusResponse = serde_json::from_value(json!({"status": text})).unwrap();
+            assert_eq!(r.is_terminal(), terminal, "{text}");
+            assert_eq!(r.status.as_ref().map(VideoStatus::as_str), Some(text));
+        }
+        let unknown: VideoStatus = serde_json::from_value(json!("Cancelled")).unwrap();
+        assert_eq!(unknown, VideoStatus::Other("Cancelled".into()));
+        for empty in [json!({}), json!({"status": null}), json!({"status": ""})] {
+            let r: VideoStatusResponse = serde_json::from_value(empty).unwrap();
+            assert_eq!(r.status, None);
+            assert!(!r.is_terminal());
+        }
+    }
+
+    #[test]
+    fn documented_pending_success_and_failure() {
+        let pending: VideoStatusResponse =
+            serde_json::from_value(json!({"status": "InQueue", "position": 3, "reason": ""}))
+                .unwrap();
+        assert_eq!(
+            (pending.position, pending.reason.as_deref()),
+            (Some(3), None)
+        );
+        assert_eq!(pending.video_urls().count(), 0);
+
+        let done: VideoStatusResponse = serde_json::from_value(json!({
+            "status": "Succeed", "reason": "", "position": 0,
+            "results": {"videos": [{"url": "https://h/outputs/a_video_1.mp4"}],
+                        "timings": {"inference": 57.3}, "seed": 123}
+        }))
+        .unwrap();
+        assert!(done.is_success());
+        let results = done.results.as_ref().unwrap();
+        assert_eq!(
+            (results.seed, results.timings.inference),
+            (Some(123), Some(57.3))
+        );
+        assert_eq!(results.videos[0].file_name(), Some("a_video_1.mp4"));
+
+        let failed: VideoStatusResponse = serde_json::from_value(
+            json!({"status": "Failed", "reason": "content policy", "results": null}),
+        )
+        .unwrap();
+        assert!(failed.is_terminal() && !failed.is_success());
+        assert_eq!(failed.reason.as_deref(), Some("content policy"));
+        assert_eq!(failed.results, None);
+    }
+
+    #[test]
+    fn tolerant_results_shapes() {
+        let read = |results: Value| {
+            serde_json::from_value::<VideoStatusResponse>(
+                json!({"status": "Succeed", "results": results}),
+            )
+            .unwrap()
+        };
+        let array_of_results = read(
+            json!([{"videos": [{"url": "a"}], "seed": 1, "timings": {"inference": 2}},
+                                           {"videos": [{"url": "b"}], "seed": 9}]),
+        );
+        assert_eq!(
+            array_of_results.video_urls().collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let results = array_of_results.results.unwrap();
+        assert_eq!(
+            (results.seed, results.timings.inference),
+            (Some(1), Some(2.0))
+        );
+
+        let array_of_videos = read(json!([{"url": "a"}, "b", 5]));
+        assert_eq!(array_of_videos.video_urls().collect::<Vec<_>>(), ["a", "b"]);
+
+        for odd in [
+            json!({}),
+            json!({"videos": null, "timings": "x", "seed": "?"}),
+            json!("text"),
+            json!([]),
+        ] {
+            let r = read(odd.clone());
+            assert_eq!(r.video_urls().count(), 0, "{odd}");
+        }
+        let numeric_reason: VideoStatusResponse =
+            serde_json::from_value(json!({"status": "Failed", "reason": 500})).unwrap();
+        assert_eq!(numeric_reason.reason.as_deref(), Some("500"));
+    }
+
+    #[test]
+    fn status_response_round_trips() {
+        let value = json!({"status": "Succeed", "reason": "r", "position": 0,
+                           "results": {"videos": [{"url": "u"}], "timings": {"inference": 1.0}, "seed": 2}});
+        let parsed: VideoStatusResponse = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), value);
+    }
+}
