@@ -50,7 +50,8 @@ pub(crate) enum Stop {
 pub(crate) fn io_error(stop: Stop) -> io::Error {
     let kind = match stop {
         Stop::Timeout(_) => io::ErrorKind::TimedOut,
-        Stop::Cancelled => io::ErrorKind::Interrupted,
+        // Not `Interrupted`: readers retry those (`read_to_end` would spin on a cancelled request).
+        Stop::Cancelled => io::ErrorKind::Other,
         Stop::WouldBlock => io::ErrorKind::WouldBlock,
     };
     io::Error::new(kind, StopMarker(stop))

@@ -1,6 +1,8 @@
 //! Test helpers: a raw TCP server for cases mockito cannot express, and small builders.
 #![allow(dead_code)]
 
+pub mod endpoints;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread::JoinHandle;
