@@ -135,6 +135,8 @@ pub mod chat;
 mod client;
 pub mod embeddings;
 mod error;
+#[cfg(feature = "mock-server")]
+pub mod mock;
 pub mod models;
 pub mod rerank;
 mod retry;
