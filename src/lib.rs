@@ -139,6 +139,8 @@ mod error;
 mod json;
 mod limits;
 mod meta;
+#[cfg(feature = "mock-server")]
+pub mod mock;
 pub mod models;
 mod net;
 mod raw;

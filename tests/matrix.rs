@@ -335,7 +335,7 @@ fn run_row(phase: Phase, endpoint: &Endpoint, setting: Setting) -> Option<Row> {
     }
     // Generous: proves which limit fired, not a speed; the deadline is held to its promise.
     let on_time = |at: Duration, slack: Duration| {
-        elapsed + Duration::from_millis(30) >= at && elapsed <= at + slack
+        elapsed + Duration::from_millis(30) >= at && elapsed <= at + prep + slack
     };
     let pass = match (&expected, &result) {
         (Expect::Timeout(kind, at), Err(Error::Timeout(got))) if kind == got => {
