@@ -36,10 +36,16 @@ impl Client {
     }
 
     fn chat_stream_inner(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.stream_chunks(PATH, request.to_body(true)?)
+    }
+
+    /// `POST`s a JSON body that asks for a stream of completion chunks (chat, or `choices[].text` of
+    /// `/completions`) and returns the stream; a whole JSON answer is replayed as one.
+    pub(crate) fn stream_chunks(&self, path: &str, body: Vec<u8>) -> Result<ChatStream, Error> {
         let exchange = self.execute(Call {
             method: Method::Post,
-            target: Target::Api(PATH),
-            payload: Payload::Json(request.to_body(true)?),
+            target: Target::Api(path),
+            payload: Payload::Json(body),
             accept: "text/event-stream",
             streaming: true,
         })?;

@@ -244,6 +244,8 @@ struct ChoiceSeed<'s> {
 enum ChoiceField {
     Index,
     Delta,
+    /// A legacy or fill-in-the-middle completion chunk (`POST /completions`) carries its text here.
+    Text,
     FinishReason,
     Logprobs,
     #[serde(other)]
@@ -279,6 +281,9 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
                     out.content = delta.content;
                     out.reasoning_content = delta.reasoning_content;
                     out.tool_calls = delta.tool_calls;
+                }
+                ChoiceField::Text => {
+                    out.content = non_empty(map.next_value()?);
                 }
                 ChoiceField::FinishReason => {
                     out.finish_reason = map
