@@ -1,51 +1,250 @@
-//! Thread-free: consuming a stream never changes the number of threads of the process.
+//! Thread-free: no call of any endpoint, in any configuration, changes the number of threads of the process.
 //!
-//! This file holds a single test so no other test's threads disturb the count.
+//! Configurations: an IP address and `localhost` as the host, a proxy given in code (as an IP, as a
+//! hostname, with credentials) and one from `HTTP_PROXY`, every timeout set and none, a cancel handle.
+//! A sampler thread (started before the baseline) watches the thread count the whole time, so a thread that
+//! lives only a few microseconds (ureq's resolver thread for one lookup) is seen too; a control run with a
+//! plain ureq agent whose resolve phase has a timeout proves that the sampler catches such a thread.
+//!
+//! This file holds a single test so no other test's threads disturb the count, and so the environment
+//! variable it sets is seen by no other test.
 
 mod common;
 
+use std::io::{BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use common::endpoints::{endpoints, Answer};
+use common::{proxy, read_request, thread_count, KEY};
+use siliconflow::{CancelHandle, Client, ClientBuilder, RetryPolicy};
 
-#[test]
-fn the_thread_count_does_not_change_while_a_stream_is_consumed() {
-    // The raw server's thread exists before the first sample and lives until after the last one.
-    let (done, wait) = std::sync::mpsc::channel::<()>();
-    let (base, server) = raw_server(2, move |n, _, stream| {
-        write_sse_head(stream, "chunked");
-        for word in ["one ", "two ", "three ", "four"] {
-            write_chunk(stream, &content_event(word));
-            std::thread::sleep(Duration::from_millis(40));
+/// Watches the thread count from its own thread and records the highest seen.
+struct Sampler {
+    peak: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    fn start() -> Sampler {
+        let peak = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    peak.fetch_max(thread_count(), Ordering::SeqCst);
+                    std::thread::yield_now();
+                }
+            })
+        };
+        // Let it take its first samples (itself included).
+        std::thread::sleep(Duration::from_millis(20));
+        Sampler {
+            peak,
+            stop,
+            thread: Some(thread),
         }
-        write_chunk(stream, &finish_event("stop"));
-        write_chunk(stream, "data: [DONE]\n\n");
-        let _ = std::io::Write::write_all(stream, b"0\r\n\r\n");
-        if n == 1 {
-            let _ = wait.recv(); // Stay alive until the last sample has been taken.
+    }
+
+    /// The highest count seen since the last reset, and a reset.
+    fn take_peak(&self) -> usize {
+        std::thread::sleep(Duration::from_millis(5));
+        self.peak.swap(thread_count(), Ordering::SeqCst)
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A server on one thread answering every endpoint, one connection per request.
+fn server(stop: Arc<AtomicBool>) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let handle = std::thread::spawn(move || {
+        let table = endpoints();
+        while !stop.load(Ordering::SeqCst) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let Some(request) = read_request(&mut reader) else {
+                continue;
+            };
+            let line = request.head.lines().next().unwrap_or("").to_string();
+            let streaming = String::from_utf8_lossy(&request.body).contains("\"stream\":true");
+            let endpoint = table.iter().find(|e| {
+                line.starts_with(&format!("{} {}", e.method, e.path))
+                    && (e.answer == Answer::EventStream) == streaming
+            });
+            let Some(endpoint) = endpoint else {
+                continue;
+            };
+            let body = (endpoint.ok_body)();
+            let content_type = match endpoint.answer {
+                Answer::EventStream => "text/event-stream",
+                _ => "application/json",
+            };
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
-    // `localhost` makes the client resolve a name: ureq would do that on a spawned thread if a
-    // resolve-phase timeout were configured.
-    let base = base.replace("127.0.0.1", "localhost");
-    let client = client(&base);
-    let before = thread_count();
-    assert!(before > 0, "cannot read /proc/self/status");
-    let mut samples = Vec::new();
-    for _ in 0..2 {
-        let mut stream = client.chat_stream(&request()).unwrap();
-        samples.push(thread_count());
-        for delta in &mut stream {
-            delta.unwrap();
-            samples.push(thread_count());
+    (port, handle)
+}
+
+#[test]
+fn no_endpoint_in_any_configuration_spawns_a_thread() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (port, server) = server(stop.clone());
+    let proxy = proxy::start();
+    let sampler = Sampler::start();
+
+    // The control: ureq's own resolver, with a resolve timeout, looks `localhost` up on a new thread, and
+    // the sampler sees it. (Without this, a sampler too slow to see anything would pass every row below.)
+    let baseline = sampler.take_peak();
+    let control = ureq::Agent::config_builder()
+        .timeout_resolve(Some(Duration::from_secs(5)))
+        .build()
+        .new_agent();
+    let mut caught = false;
+    for _ in 0..50 {
+        let _ = control
+            .get(format!("http://localhost:{port}/v1/none"))
+            .call();
+        if sampler.take_peak() > baseline {
+            caught = true;
+            break;
         }
-        assert_eq!(stream.content(), "one two three four");
-        samples.push(thread_count());
     }
-    done.send(()).unwrap();
-    assert!(
-        samples.iter().all(|&n| n == before),
-        "threads before: {before}, while streaming: {samples:?}"
+    assert!(caught, "the sampler must see ureq's resolver thread");
+    std::thread::sleep(Duration::from_millis(50));
+
+    let ip = format!("http://127.0.0.1:{port}/v1");
+    let named = format!("http://localhost:{port}/v1");
+    let base = |url: &str| {
+        Client::builder()
+            .api_key(KEY)
+            .base_url(url)
+            .retry_policy(RetryPolicy::none())
+            .without_proxy()
+    };
+    let cancel = CancelHandle::new();
+    let configurations: Vec<(&str, ClientBuilder, bool)> = vec![
+        ("IP address", base(&ip), false),
+        ("localhost", base(&named), false),
+        (
+            "every timeout set",
+            base(&named)
+                .connect_timeout(Duration::from_secs(5))
+                .response_timeout(Duration::from_secs(5))
+                .idle_timeout(Some(Duration::from_secs(5)))
+                .event_timeout(Some(Duration::from_secs(5)))
+                .deadline(Some(Duration::from_secs(5))),
+            false,
+        ),
+        (
+            "no timeout set",
+            base(&named)
+                .idle_timeout(None)
+                .event_timeout(None)
+                .deadline(None),
+            false,
+        ),
+        (
+            "proxy in code, as an IP",
+            base(&named).proxy(format!("http://127.0.0.1:{}", proxy.port)),
+            true,
+        ),
+        (
+            "proxy in code, as a hostname, with a deadline",
+            base(&named)
+                .proxy(format!("http://localhost:{}", proxy.port))
+                .deadline(Some(Duration::from_secs(5))),
+            true,
+        ),
+        (
+            "proxy in code, with credentials",
+            base(&ip).proxy(format!("http://user:p%40ss@127.0.0.1:{}", proxy.port)),
+            true,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut check = |name: &str, client: &Client, proxied: bool| {
+        for endpoint in endpoints() {
+            let tunnels = proxy.tunnels.load(Ordering::SeqCst);
+            let before = sampler.take_peak();
+            let result = (endpoint.call)(client);
+            let peak = sampler.take_peak();
+            if let Err(e) = result {
+                failures.push(format!("{name} / {}: {e}", endpoint.name));
+            }
+            if peak > before {
+                failures.push(format!(
+                    "{name} / {}: {before} threads before, {peak} at the peak",
+                    endpoint.name
+                ));
+            }
+            if proxied && proxy.tunnels.load(Ordering::SeqCst) == tunnels {
+                failures.push(format!(
+                    "{name} / {}: did not go through the proxy",
+                    endpoint.name
+                ));
+            }
+        }
+    };
+    for (name, builder, proxied) in configurations {
+        let client = builder.build().unwrap();
+        check(name, &client, proxied);
+        if name.contains("credentials") {
+            // `user:p%40ss` is sent decoded, as `Basic base64("user:p@ss")`.
+            assert_eq!(
+                proxy.last_auth.lock().unwrap().as_deref(),
+                Some("Basic dXNlcjpwQHNz")
+            );
+        }
+    }
+    check(
+        "a cancel handle",
+        &base(&named).build().unwrap().with_cancel(&cancel),
+        false,
     );
+    // The environment's proxy (the `NO_PROXY` of the machine is overridden, so the row is the same
+    // everywhere). Set only now, read by this test alone.
+    std::env::set_var("HTTP_PROXY", format!("http://localhost:{}", proxy.port));
+    let from_env = Client::builder()
+        .api_key(KEY)
+        .base_url(&named)
+        .retry_policy(RetryPolicy::none())
+        .no_proxy("")
+        .build()
+        .unwrap();
+    std::env::remove_var("HTTP_PROXY");
+    check("proxy from HTTP_PROXY", &from_env, true);
+    assert_eq!(
+        proxy.last_auth.lock().unwrap().as_deref(),
+        None,
+        "the last proxied client sent no credentials"
+    );
+
+    drop(sampler);
+    stop.store(true, Ordering::SeqCst);
+    drop(proxy);
     server.join().unwrap();
+    assert!(failures.is_empty(), "{failures:#?}");
 }

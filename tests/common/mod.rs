@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod endpoints;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
