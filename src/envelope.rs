@@ -32,9 +32,11 @@
 //! ```
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, Error, MAX_SNIPPET};
+use crate::error::{ApiError, Error, MAX_ERROR_BODY, MAX_SNIPPET};
 use crate::redact::cut;
 
 /// The `code` of a successful envelope.
@@ -94,13 +96,65 @@ pub fn decode<T: DeserializeOwned>(value: Value, endpoint: &str) -> Result<T, Er
 
 /// Like [`decode`], from the bytes of a response body; a body that is not JSON is
 /// [`Error::MalformedChunk`].
+///
+/// The envelope's fields are read as borrowed JSON text and `T` straight from its `data`, so no
+/// `serde_json::Value` of the body is built: memory stays about the size of the body and of `T`, whatever
+/// the body holds.
 pub fn decode_slice<T: DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<T, Error> {
-    let value = serde_json::from_slice::<Value>(body).map_err(|source| Error::MalformedChunk {
+    let malformed = |source: serde_json::Error, text: &[u8]| Error::MalformedChunk {
         event: 0,
-        data: cut(&String::from_utf8_lossy(body), MAX_SNIPPET),
+        data: cut(&String::from_utf8_lossy(text), MAX_SNIPPET),
         source: source.into(),
-    })?;
-    decode(value, endpoint)
+    };
+    let raw = match serde_json::from_slice::<RawEnvelope<'_>>(body) {
+        Ok(raw) => raw,
+        // Not an object (a bare array or string), or an object serde refuses (a key given twice): the
+        // general path reads it.
+        Err(_) => {
+            let value = serde_json::from_slice::<Value>(body).map_err(|e| malformed(e, body))?;
+            return decode(value, endpoint);
+        }
+    };
+    let is_null = |v: Option<&RawValue>| v.is_none_or(|v| v.get() == "null");
+    let is_bool = |v: Option<&RawValue>| matches!(v.map(RawValue::get), Some("true" | "false"));
+    let envelope =
+        raw.code.is_some() || is_bool(raw.status) || (raw.message.is_some() && raw.data.is_some());
+    if !envelope {
+        return crate::json::from_slice_lenient(body).map_err(|e| malformed(e, body));
+    }
+    let code_ok = match raw.code.map(RawValue::get) {
+        None | Some("null") => true,
+        Some(code) => code.trim_matches('"').trim() == SUCCESS_CODE.to_string(),
+    };
+    let status_ok = raw.status.map(RawValue::get) != Some("false");
+    match raw.data {
+        Some(data) if code_ok && status_ok && !is_null(Some(data)) => {
+            crate::json::from_slice_lenient(data.get().as_bytes())
+                .map_err(|e| malformed(e, data.get().as_bytes()))
+        }
+        _ => {
+            // A failure envelope is small; the general path builds its error.
+            let value = serde_json::from_slice::<Value>(&body[..body.len().min(MAX_ERROR_BODY)])
+                .unwrap_or(Value::Null);
+            match unwrap(value, endpoint) {
+                Err(error) => Err(Error::Api(error)),
+                Ok(_) => Err(Error::Api(Box::new(ApiError::parse(200, body)))),
+            }
+        }
+    }
+}
+
+/// The top level of an answer that may be an envelope, borrowed from the body.
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    #[serde(borrow, default)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
 }
 
 /// A failure envelope as an [`ApiError`]: status 200, its code and message, the envelope as body.

@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_TOOL_CALLS: usize = 1024;
 
 /// What one stream, or one non-streamed body, may make the client hold in memory.
 ///
-/// With these bounds, the memory one stream holds is at most about four times `max_event_size` (the line
+/// With these bounds, the memory one stream holds is at most about five times `max_event_size` (the line
 /// and event being decoded, the deltas of one event, the latest usage) plus `max_accumulated_size`, which
 /// counts the accumulated text and the bookkeeping of every choice and tool call. A server that goes past
 /// one fails the stream with a typed error ([`Error::EventTooLarge`](crate::Error::EventTooLarge),

@@ -128,15 +128,16 @@ impl Client {
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
     pub fn user_info(&self) -> Result<UserInfo, Error> {
-        let (value, meta) = self.call_json::<Value>(Call::get("user/info"), false)?;
-        let mut info: UserInfo = crate::envelope::decode(value, "/user/info").map_err(|e| {
-            let mut e = self.redact(e);
-            if let Error::Api(api) = &mut e {
-                api.request_id = meta.request_id().map(str::to_string);
-                api.headers = meta.headers().clone();
-            }
-            e
-        })?;
+        let (body, meta) = self.call_body(Call::get("user/info"))?;
+        let mut info: UserInfo =
+            crate::envelope::decode_slice(&body, "/user/info").map_err(|e| {
+                let mut e = self.redact(e);
+                if let Error::Api(api) = &mut e {
+                    api.request_id = meta.request_id().map(str::to_string);
+                    api.headers = meta.headers().clone();
+                }
+                e
+            })?;
         info.set_response(meta);
         Ok(info)
     }

@@ -65,6 +65,19 @@ impl Client {
         run().map_err(|e| self.redact(e))
     }
 
+    /// Sends `call` and reads its whole body (bounded by `max_event_size`, every read under the request's
+    /// limits), for answers parsed by their endpoint (an envelope, a list of lines).
+    pub(crate) fn call_body(&self, call: Call<'_>) -> Result<(Vec<u8>, ResponseMeta), Error> {
+        let run = || {
+            let mut exchange = self.execute(call)?;
+            let body = exchange
+                .body
+                .read_bounded(self.settings.limits.max_event_size)?;
+            Ok((body, exchange.meta))
+        };
+        run().map_err(|e| self.redact(e))
+    }
+
     /// `GET {base}/{path}` and the JSON answer, with the same errors, retries and limits as chat.
     pub(crate) fn get_json<T: DeserializeOwned + WithResponse>(
         &self,
