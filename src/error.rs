@@ -439,12 +439,40 @@ impl JsonError {
 impl From<serde_json::Error> for JsonError {
     fn from(error: serde_json::Error) -> Self {
         JsonError {
-            // The parser quotes the text it choked on, which is cut like the data it came from.
-            message: cut(&error.to_string(), MAX_SNIPPET),
+            // The parser quotes the text it choked on (`invalid type: string "…"`), sometimes only a part
+            // of it: a part of an echoed key could not be recognised and scrubbed there. The text is in the
+            // error's (scrubbed) `data`, so the message keeps the parser's words and drops the quote.
+            message: cut(&without_quotes(&error.to_string()), MAX_SNIPPET),
             line: error.line(),
             column: error.column(),
         }
     }
+}
+
+/// The message with the content of every `"…"` quote replaced by `…`.
+fn without_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' {
+            continue;
+        }
+        out.push('…');
+        // Skip to the closing quote (a quoted `\"` does not close it).
+        let mut escaped = false;
+        for c in chars.by_ref() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    out.push('"');
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Display for JsonError {
@@ -568,6 +596,18 @@ mod tests {
             e.to_string(),
             "HTTP 400: Model does not exist. Please check it carefully. (code 20012, trace id trace-1)"
         );
+    }
+
+    #[test]
+    fn parser_messages_do_not_quote_the_document() {
+        let error = serde_json::from_str::<u32>(r#""sk-secret\"rest""#).unwrap_err();
+        let json = JsonError::from(error);
+        assert!(
+            json.message().starts_with("invalid type: string \"…\""),
+            "{json}"
+        );
+        assert!(!json.message().contains("secret"), "{json}");
+        assert_eq!(without_quotes(r#"a "b\"c" d "e"#), r#"a "…" d "…"#);
     }
 
     #[test]

@@ -188,3 +188,168 @@ fn the_key_never_appears_in_any_error_or_debug_output() {
         &format!("{:?}", ChatStream::from_reader(body.as_bytes())),
     );
 }
+
+/// A key with the characters that JSON and URLs escape.
+const HARD_KEY: &str = "sk-Hard/Key\"with\\odd%chars+and=0123456789";
+
+/// The key as a server might echo it.
+fn encodings(key: &str) -> Vec<(&'static str, String)> {
+    let json = serde_json::to_string(key).unwrap();
+    let json = json[1..json.len() - 1].to_string();
+    vec![
+        ("raw", key.to_string()),
+        ("json-escaped", json.clone()),
+        ("json with escaped slashes", json.replace('/', "\\/")),
+        (
+            "fully \\u-escaped",
+            key.bytes().map(|b| format!("\\u{b:04x}")).collect(),
+        ),
+        (
+            "percent-encoded",
+            key.bytes().map(|b| format!("%{b:02X}")).collect(),
+        ),
+    ]
+}
+
+/// Fails when `shown` holds any 8-byte window of the key in the given encoding (a cut key leaks too).
+fn assert_no_window(what: &str, shown: &str, key: &str, encode: &dyn Fn(&str) -> String) {
+    for start in 0..key.len().saturating_sub(8) {
+        let window = encode(&key[start..start + 8]);
+        assert!(
+            memchr::memmem::find(shown.as_bytes(), window.as_bytes()).is_none(),
+            "{what}: shows {window:?} of the key in {shown:?}"
+        );
+    }
+}
+
+/// Every place a server can put the key (an error body, a malformed chunk, a stream error, a JSON error
+/// payload, a header), in every encoding, at every position around the cuts (the 64 KiB body bound, the
+/// 512-byte snippet): no `Display` or `Debug` of the error shows 8 bytes of it.
+#[test]
+fn the_key_never_shows_in_any_encoding_at_any_cut() {
+    let client_for = |base: &str| {
+        Client::builder()
+            .api_key(HARD_KEY)
+            .base_url(base)
+            .retry_policy(siliconflow::RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let margin = HARD_KEY.len() * 6;
+    // (where, status, content type, body builder: (echo, offset) -> body)
+    type Body = fn(&str, usize) -> String;
+    let places: Vec<(&str, u16, &str, Body, Vec<usize>)> = vec![
+        (
+            "error body around the 64 KiB cut",
+            400,
+            "application/json",
+            |echo, at| format!("{{\"message\":\"{}{echo}\"}}", "m".repeat(at)),
+            (0..margin + 2)
+                .map(|k| 64 * 1024 - 12 - k)
+                .chain([0, 5])
+                .collect(),
+        ),
+        (
+            "plain-text error body around the 64 KiB cut",
+            502,
+            "text/html",
+            |echo, at| format!("{}{echo}</html>", "h".repeat(at)),
+            (0..margin + 2).map(|k| 64 * 1024 - k).chain([0]).collect(),
+        ),
+        (
+            "malformed chunk around the 512-byte cut",
+            200,
+            "text/event-stream",
+            |echo, at| format!("data: {{\"bad\" {}{echo}\n\n", "b".repeat(at)),
+            (0..margin + 2).map(|k| 512 - 9 - k).chain([0]).collect(),
+        ),
+        (
+            "a chunk whose parser error quotes the key",
+            200,
+            "text/event-stream",
+            |echo, _| format!("data: {{\"choices\":[{{\"index\":\"{echo}\"}}]}}\n\n"),
+            vec![0],
+        ),
+        (
+            "stream error event",
+            200,
+            "text/event-stream",
+            |echo, at| format!("event: error\ndata: {}{echo}\n\n", "e".repeat(at)),
+            vec![0, 1000],
+        ),
+        (
+            "JSON error payload in a 200",
+            200,
+            "application/json",
+            |echo, at| format!("{{\"error\":{{\"message\":\"{}{echo}\"}}}}", "j".repeat(at)),
+            vec![0, 70_000],
+        ),
+    ];
+    // One server answers every row in turn, one connection each, to one client.
+    struct Row {
+        what: String,
+        encoding: &'static str,
+        status: u16,
+        content_type: &'static str,
+        text: String,
+    }
+    let mut rows = Vec::new();
+    for (place, status, content_type, body, offsets) in &places {
+        for (encoding, echo) in encodings(HARD_KEY) {
+            for &at in offsets {
+                rows.push(Row {
+                    what: format!("{place}, {encoding}, at {at}"),
+                    encoding,
+                    status: *status,
+                    content_type,
+                    text: body(&echo, at),
+                });
+            }
+        }
+    }
+    let answers: Vec<(u16, &'static str, String)> = rows
+        .iter()
+        .map(|r| (r.status, r.content_type, r.text.clone()))
+        .collect();
+    let (base, server) = raw_server(rows.len(), move |n, _, stream| {
+        let (status, content_type, text) = &answers[n];
+        write_response(stream, *status, &[("Content-Type", content_type)], text);
+    });
+    let client = client_for(&base);
+    for row in &rows {
+        let error = if row.content_type.contains("event-stream") {
+            match client.chat_stream(&request()) {
+                Ok(mut stream) => stream.by_ref().find_map(Result::err),
+                Err(e) => Some(e),
+            }
+        } else {
+            client.chat(&request()).err()
+        };
+        let error = error.unwrap_or_else(|| panic!("{}: no error", row.what));
+        let shown = format!("{error} {error:?}");
+        let encode = |s: &str| {
+            encodings(s)
+                .into_iter()
+                .find(|(e, _)| *e == row.encoding)
+                .unwrap()
+                .1
+        };
+        assert_no_window(&row.what, &shown, HARD_KEY, &encode);
+        assert_no_window(&row.what, &shown, HARD_KEY, &|s| s.to_string());
+    }
+    server.join().unwrap();
+    // Headers echoing the key are scrubbed in the metadata a result or an error carries.
+    for (encoding, echo) in encodings(HARD_KEY) {
+        let echo = echo.clone();
+        let (base, server) = raw_server(1, move |_, _, stream| {
+            write_response(stream, 429, &[("x-echo", &echo)], "{}");
+        });
+        let error = client_for(&base).chat(&request()).unwrap_err();
+        server.join().unwrap();
+        let api = error.api_error().expect("an API error");
+        let shown = format!("{error:?} {:?}", api.headers);
+        assert!(shown.contains("<redacted>"), "{encoding}: {shown}");
+        assert_no_window(encoding, &shown, HARD_KEY, &|s| s.to_string());
+    }
+    assert!(rows.len() > 300, "{} rows", rows.len());
+}
