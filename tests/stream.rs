@@ -525,3 +525,41 @@ fn a_rejected_chunk_changes_nothing() {
         assert_eq!(stream.content(), "x");
     }
 }
+
+/// Chunk parsing is as lenient as openai-python's (Python's `json`): a key given twice keeps its last
+/// value, at every level of a chunk, and a lone UTF-16 surrogate escape reads as U+FFFD.
+#[test]
+fn duplicate_keys_keep_the_last_value_as_python_reads_them() {
+    let body = concat!(
+        "data: {\"choices\":[{\"index\":0,\"index\":1,\"delta\":{\"content\":\"first\",\"content\":\"kept\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":1,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"id\":\"call_1\",",
+        "\"function\":{\"name\":\"x\",\"name\":\"get_weather\",\"arguments\":\"{}\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{}}],\"choices\":[{\"index\":1,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let run = run(body);
+    assert_eq!(run.error, None);
+    assert_eq!(run.deltas.len(), 3, "a second `choices` replaces the first");
+    assert!(run.deltas.iter().all(|d| d.index == 1));
+    assert_eq!(run.deltas[0].content.as_deref(), Some("kept"));
+    let call = &run.deltas[1].tool_calls[0];
+    assert_eq!(call.id.as_deref(), Some("call_1"));
+    assert_eq!(
+        call.function.as_ref().unwrap().name.as_deref(),
+        Some("get_weather")
+    );
+    assert_eq!(run.end, Some(StreamEnd::Done));
+}
+
+#[test]
+fn lone_surrogates_read_as_replacement_characters() {
+    let body = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\\ud800b\",\"reasoning_content\":\"\\udc00\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\ud83d\\ude00\"},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let run = run(body);
+    assert_eq!(run.error, None);
+    assert_eq!(run.content, "a\u{FFFD}b\u{1F600}");
+    assert_eq!(run.reasoning, "\u{FFFD}");
+}
