@@ -23,6 +23,10 @@
 
 use std::fmt;
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::{DecodeError, Engine as _};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -297,46 +301,34 @@ fn decode_f32s(text: &str) -> Result<Vec<f32>, EmbeddingDecodeError> {
         .collect())
 }
 
-/// The value of a byte of the standard base64 alphabet.
-fn sextet(byte: u8) -> Option<u8> {
-    match byte {
-        b'A'..=b'Z' => Some(byte - b'A'),
-        b'a'..=b'z' => Some(byte - b'a' + 26),
-        b'0'..=b'9' => Some(byte - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
+/// Standard base64 (RFC 4648 §4) with padding required, through the `base64` crate (already in the graph
+/// through ureq). The unused low bits of the last character are ignored, as most decoders do.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
 
-/// Decodes standard base64 (RFC 4648 §4) with padding. Padding may only end the text (`x=` or `xx==` in
-/// the last group); the unused low bits of the last sextet are ignored, as most decoders do.
+/// Decodes standard base64 with padding, naming where and why it is invalid.
 fn decode_base64(text: &[u8]) -> Result<Vec<u8>, EmbeddingDecodeError> {
     if text.len() % 4 != 0 {
         return Err(EmbeddingDecodeError::InvalidLength { len: text.len() });
     }
-    let padding = text.iter().rev().take(2).filter(|&&b| b == b'=').count();
-    // `=x` at the end (padding before a data byte) leaves a `=` inside the data, caught below.
-    let padding = if padding == 1 && text.last() != Some(&b'=') {
-        0
-    } else {
-        padding
-    };
-    let data = &text[..text.len() - padding];
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for (offset, &byte) in data.iter().enumerate() {
-        let value = sextet(byte).ok_or(EmbeddingDecodeError::InvalidByte { offset, byte })?;
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+    BASE64.decode(text).map_err(|e| match e {
+        DecodeError::InvalidByte(offset, byte)
+        | DecodeError::InvalidLastSymbol {
+            offset,
+            symbol: byte,
+            ..
+        } => EmbeddingDecodeError::InvalidByte { offset, byte },
+        DecodeError::InvalidLength(len) => EmbeddingDecodeError::InvalidLength { len },
+        // A `=` where data must be: the first one is the offending byte.
+        DecodeError::InvalidPadding => {
+            let offset = text.iter().position(|&b| b == b'=').unwrap_or(0);
+            EmbeddingDecodeError::InvalidByte { offset, byte: b'=' }
         }
-    }
-    Ok(out)
+    })
 }
 
 impl Client {

@@ -106,6 +106,10 @@ pub fn decode_slice<T: DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<
         data: cut(&String::from_utf8_lossy(text), MAX_SNIPPET),
         source: source.into(),
     };
+    // Only an object can be an envelope (serde would also read an array into the struct, by position).
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return crate::json::from_slice_lenient(body).map_err(|e| malformed(e, body));
+    }
     let raw = match serde_json::from_slice::<RawEnvelope<'_>>(body) {
         Ok(raw) => raw,
         // Not an object (a bare array or string), or an object serde refuses (a key given twice): the
@@ -138,7 +142,8 @@ pub fn decode_slice<T: DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<
                 .unwrap_or(Value::Null);
             match unwrap(value, endpoint) {
                 Err(error) => Err(Error::Api(error)),
-                Ok(_) => Err(Error::Api(Box::new(ApiError::parse(200, body)))),
+                // Only a failure envelope too large to read here: its start says what it is.
+                Ok(_) => Err(Error::Api(Box::new(failure(&Map::new(), endpoint)))),
             }
         }
     }

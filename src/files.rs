@@ -31,7 +31,6 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::models::percent_encode;
 use crate::multipart::{FilePart, Form};
 use crate::serde_util::{empty_as_none, lenient_u64, null_as_default, open_enum};
 
@@ -209,12 +208,14 @@ impl FileListQuery {
     }
 
     /// Sends no `purpose`.
+    #[must_use]
     pub fn without_purpose(mut self) -> Self {
         self.purpose = None;
         self
     }
 
     /// Lists at most `limit` files.
+    #[must_use]
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
@@ -228,25 +229,8 @@ impl FileListQuery {
             ("purpose", self.purpose.as_ref().map(FilePurpose::as_str)),
             ("limit", limit.as_deref()),
         ];
-        push_query(&mut path, params);
+        crate::query::append_set(&mut path, params);
         path
-    }
-}
-
-/// Appends the set parameters to `path` as a percent-encoded query string.
-pub(crate) fn push_query<'a>(
-    path: &mut String,
-    params: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
-) {
-    let mut separator = '?';
-    for (name, value) in params {
-        if let Some(value) = value {
-            path.push(separator);
-            path.push_str(name);
-            path.push('=');
-            percent_encode(value, path);
-            separator = '&';
-        }
     }
 }
 
@@ -311,7 +295,7 @@ impl FileRef {
             FileRef::Url(_) => None,
             FileRef::Id(id) => {
                 let mut path = String::from("files/");
-                percent_encode(id, &mut path);
+                crate::query::push_encoded(&mut path, id);
                 path.push_str("/content");
                 Some(path)
             }

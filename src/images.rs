@@ -128,6 +128,7 @@ impl ImageRequest {
     }
 
     /// Sets the size from a width and a height (`image_size` `"<width>x<height>"`).
+    #[must_use]
     pub fn dimensions(self, width: u32, height: u32) -> Self {
         self.image_size(format!("{width}x{height}"))
     }

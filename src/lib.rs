@@ -129,6 +129,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// Every builder-style method returns the changed value: dropping it is a bug the compiler should name.
+#![warn(clippy::return_self_not_must_use)]
 
 mod body;
 mod cancel;
@@ -143,6 +145,7 @@ mod meta;
 pub mod mock;
 pub mod models;
 mod net;
+mod query;
 mod raw;
 mod redact;
 pub mod rerank;

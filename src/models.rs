@@ -48,12 +48,14 @@ impl ModelsQuery {
     }
 
     /// Lists only models of this type (`type` on the wire): `text`, `image`, `audio`, `video`.
+    #[must_use]
     pub fn kind(mut self, kind: impl Into<String>) -> Self {
         self.kind = Some(kind.into());
         self
     }
 
     /// Lists only models of this sub-type: `chat`, `embedding`, `reranker`, `text-to-image`, …
+    #[must_use]
     pub fn sub_type(mut self, sub_type: impl Into<String>) -> Self {
         self.sub_type = Some(sub_type.into());
         self
@@ -64,32 +66,11 @@ impl ModelsQuery {
     pub(crate) fn path(&self) -> String {
         let mut path = String::from("models");
         let params = [("type", &self.kind), ("sub_type", &self.sub_type)];
-        let mut separator = '?';
-        for (name, value) in params {
-            if let Some(value) = value {
-                path.push(separator);
-                path.push_str(name);
-                path.push('=');
-                percent_encode(value, &mut path);
-                separator = '&';
-            }
-        }
+        crate::query::append_set(
+            &mut path,
+            params.iter().map(|(name, value)| (*name, value.as_deref())),
+        );
         path
-    }
-}
-
-/// Appends `value` to `out` with every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`)
-/// percent-encoded, so that no value can add a parameter, end the query or smuggle a fragment.
-pub(crate) fn percent_encode(value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in value.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push('%');
-            out.push(HEX[usize::from(byte >> 4)] as char);
-            out.push(HEX[usize::from(byte & 0xF)] as char);
-        }
     }
 }
 
@@ -184,13 +165,6 @@ mod tests {
             ModelsQuery::new().kind("text").sub_type("chat").path(),
             "models?type=text&sub_type=chat"
         );
-    }
-
-    #[test]
-    fn values_are_percent_encoded() {
-        let mut out = String::new();
-        percent_encode("a b&c=d/e?f#g%h+i~j.k_l-m语", &mut out);
-        assert_eq!(out, "a%20b%26c%3Dd%2Fe%3Ff%23g%25h%2Bi~j.k_l-m%E8%AF%AD");
     }
 
     #[test]

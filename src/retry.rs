@@ -58,12 +58,14 @@ impl RetryPolicy {
     }
 
     /// How many retries after the first attempt (default 2).
+    #[must_use]
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
     /// The first backoff and the most any backoff grows to (default 0.5 s and 8 s).
+    #[must_use]
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
         self.max_backoff = max.max(initial);
@@ -72,12 +74,14 @@ impl RetryPolicy {
 
     /// The longest server-requested delay the client waits for (default 60 s); a longer request ends the
     /// retries.
+    #[must_use]
     pub fn max_server_delay(mut self, max: Duration) -> Self {
         self.max_server_delay = max;
         self
     }
 
     /// Whether backoffs get up to 25 % random jitter (default on), so many clients do not retry in step.
+    #[must_use]
     pub fn jitter(mut self, jitter: bool) -> Self {
         self.jitter = jitter;
         self

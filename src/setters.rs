@@ -6,6 +6,7 @@ macro_rules! option_setters {
     ($( $(#[$doc:meta])* $field:ident: $arg:ty ),* $(,)?) => {
         $(
             $(#[$doc])*
+            #[must_use]
             pub fn $field(mut self, value: $arg) -> Self {
                 self.$field = Some(value.into());
                 self
@@ -13,6 +14,7 @@ macro_rules! option_setters {
         )*
 
         /// Sets a field this crate has no method for; it is sent at the top level of the JSON body.
+        #[must_use]
         pub fn extra_field(
             mut self,
             name: impl Into<String>,

@@ -218,6 +218,7 @@ impl<R: BufRead> SseDecoder<R> {
     }
 
     /// Sets the bound, in bytes, on one line and on one event's data (at least 1).
+    #[must_use]
     pub fn with_max_event_size(mut self, max: usize) -> Self {
         self.set_max_event_size(max);
         self

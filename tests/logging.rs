@@ -88,7 +88,12 @@ fn attempts_retries_and_failures_are_logged_without_the_key() {
     assert!(
         find(
             Level::Warn,
-            &["attempt 1 failed", "trace-503", "HTTP 503", "retrying in 20ms"]
+            &[
+                "attempt 1 failed",
+                "trace-503",
+                "HTTP 503",
+                "retrying in 20ms"
+            ]
         ),
         "{all}"
     );
@@ -99,5 +104,8 @@ fn attempts_retries_and_failures_are_logged_without_the_key() {
         "{all}"
     );
     assert!(!all.contains(KEY), "the key in a log record: {all}");
-    assert!(all.contains("<redacted>"), "the echoed key was scrubbed: {all}");
+    assert!(
+        all.contains("<redacted>"),
+        "the echoed key was scrubbed: {all}"
+    );
 }

@@ -182,12 +182,14 @@ impl SpeechRequest {
 
     /// Uses the model's system voice `name` (`alex`, `anna`, …; see [`SYSTEM_VOICES`]): sets `voice` to
     /// `"<model>:<name>"`.
+    #[must_use]
     pub fn system_voice(self, name: &str) -> Self {
         let voice = format!("{}:{name}", self.model);
         self.voice(voice)
     }
 
     /// Adds a one-shot cloning reference.
+    #[must_use]
     pub fn reference(mut self, reference: SpeechReference) -> Self {
         self.references.get_or_insert_with(Vec::new).push(reference);
         self

@@ -72,6 +72,7 @@ impl TranscriptionRequest {
     }
 
     /// Adds a text field this crate has no method for.
+    #[must_use]
     pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self

@@ -83,6 +83,7 @@ impl VoiceUploadRequest {
     }
 
     /// Sets a field this crate has no method for; it is sent at the top level of the JSON body.
+    #[must_use]
     pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra.insert(name.into(), value.into());
         self
@@ -137,6 +138,7 @@ impl VoiceUploadForm {
     }
 
     /// Adds a text field this crate has no method for.
+    #[must_use]
     pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra.push((name.into(), value.into()));
         self

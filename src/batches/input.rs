@@ -204,6 +204,7 @@ impl<W: Write> BatchInputWriter<W> {
     }
 
     /// Whether to check the messages' roles and that the last one is the user's (default on).
+    #[must_use]
     pub fn check_messages(mut self, check: bool) -> Self {
         self.check_messages = check;
         self

@@ -22,7 +22,7 @@
 //!     "request_id":"r1","body":{"id":"c1","object":"chat.completion","choices":[{"index":0,
 //!     "message":{"role":"assistant","content":"4"},"finish_reason":"stop"}]}},"error":null}"#)?;
 //! assert_eq!(ok.custom_id, "request-1");
-//! assert_eq!(ok.result.as_ref().map(|c| c.content().into_owned()).ok().as_deref(), Some("4"));
+//! assert_eq!(ok.result.as_ref().map(|c| c.content()).ok(), Some("4"));
 //!
 //! let expired = parse_output_line(r#"{"id":"batch_req_123","custom_id":"request-3","response":null,
 //!     "error":{"code":"batch_expired","message":"This request could not be executed before the completion window expired."}}"#)?;

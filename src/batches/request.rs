@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::files::push_query;
-
 /// The only endpoint batches support.
 pub const BATCH_ENDPOINT: &str = "/v1/chat/completions";
 
@@ -92,17 +90,20 @@ impl BatchRequest {
     }
 
     /// Sets the completion window as sent (`"24h"`).
+    #[must_use]
     pub fn completion_window(mut self, window: impl Into<String>) -> Self {
         self.completion_window = window.into();
         self
     }
 
     /// Sets the completion window in hours (`"<hours>h"`; 24 to 336).
+    #[must_use]
     pub fn completion_window_hours(self, hours: u32) -> Self {
         self.completion_window(format!("{hours}h"))
     }
 
     /// Adds a metadata pair.
+    #[must_use]
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.metadata
             .get_or_insert_with(BTreeMap::new)
@@ -112,11 +113,13 @@ impl BatchRequest {
 
     /// Replaces the model of every request in the file (`replace.model`): needed when the lines name
     /// different models, and wins over them.
+    #[must_use]
     pub fn replace_model(self, model: impl Into<String>) -> Self {
         self.replace_field("model", model.into())
     }
 
     /// Sets another `replace` key (undocumented).
+    #[must_use]
     pub fn replace_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.replace
             .get_or_insert_with(Map::new)
@@ -125,6 +128,7 @@ impl BatchRequest {
     }
 
     /// Sets a field this crate has no method for; it is sent at the top level of the JSON body.
+    #[must_use]
     pub fn extra_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra.insert(name.into(), value.into());
         self
@@ -190,12 +194,14 @@ impl BatchListQuery {
     }
 
     /// Lists at most `limit` batches.
+    #[must_use]
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
     }
 
     /// Lists the batches after `batch_id`.
+    #[must_use]
     pub fn after(mut self, batch_id: impl Into<String>) -> Self {
         self.after = Some(batch_id.into());
         self
@@ -205,7 +211,7 @@ impl BatchListQuery {
     pub fn path(&self) -> String {
         let mut path = String::from("batches");
         let limit = self.limit.map(|l| l.to_string());
-        push_query(
+        crate::query::append_set(
             &mut path,
             [
                 ("limit", limit.as_deref()),
@@ -220,7 +226,7 @@ impl BatchListQuery {
 /// percent-encoded.
 pub fn batch_path(batch_id: &str) -> String {
     let mut path = String::from("batches/");
-    crate::models::percent_encode(batch_id, &mut path);
+    crate::query::push_encoded(&mut path, batch_id);
     path
 }
 

@@ -172,6 +172,7 @@ impl MediaUrl {
     }
 
     /// Sets the detail hint (`"auto"`, `"low"`, `"high"`).
+    #[must_use]
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
@@ -308,6 +309,7 @@ impl Message {
     }
 
     /// Sets the participant name.
+    #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -315,18 +317,21 @@ impl Message {
 
     /// Sets the reasoning to send back with an assistant message (DeepSeek's thinking-mode tool loops
     /// require it; SiliconFlow's docs omit it).
+    #[must_use]
     pub fn with_reasoning_content(mut self, reasoning: impl Into<String>) -> Self {
         self.reasoning_content = Some(reasoning.into());
         self
     }
 
     /// Marks (or unmarks) this message as a prefix to continue (`"prefix": true`).
+    #[must_use]
     pub fn with_prefix(mut self, prefix: bool) -> Self {
         self.prefix = Some(prefix);
         self
     }
 
     /// Sets the tool calls of an assistant message.
+    #[must_use]
     pub fn with_tool_calls(mut self, tool_calls: Vec<ToolCall>) -> Self {
         self.tool_calls = Some(tool_calls);
         self
@@ -380,6 +385,7 @@ impl Tool {
     }
 
     /// Asks the server to follow the schema strictly (where supported).
+    #[must_use]
     pub fn strict(mut self, strict: bool) -> Self {
         self.function.strict = Some(strict);
         self
@@ -654,6 +660,7 @@ optional_fields! {
 
 impl ChatRequest {
     /// Adds a message at the end of the conversation.
+    #[must_use]
     pub fn message(mut self, message: Message) -> Self {
         self.messages.push(message);
         self

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::request::Message;
+use super::request::{Content, ContentPart, Message};
 use crate::client::with_response;
 use crate::meta::ResponseMeta;
 use crate::raw::RawJson;
@@ -71,11 +71,36 @@ impl ChatCompletion {
             .or(self.choices.first())
     }
 
-    /// The text of the first choice's answer, or `""`.
-    pub fn content(&self) -> std::borrow::Cow<'_, str> {
+    /// The text of the first choice's answer, or `""` (like [`ChatStream::content`](crate::ChatStream::content)).
+    ///
+    /// An answer is a string; a server that sends it as text parts has them joined when the completion is
+    /// read. (For an answer that also holds media parts, this is its first text part; `message.text()`
+    /// joins them all.)
+    pub fn content(&self) -> &str {
+        match self.first_choice().and_then(|c| c.message.content.as_ref()) {
+            Some(Content::Text(text)) => text,
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .find_map(|part| match part {
+                    ContentPart::Text { text } => Some(text.as_str()),
+                    _ => None,
+                })
+                .unwrap_or(""),
+            None => "",
+        }
+    }
+
+    /// The first choice's tool calls (like [`ChatStream::tool_calls`](crate::ChatStream::tool_calls)).
+    pub fn tool_calls(&self) -> &[ToolCall] {
         self.first_choice()
-            .map(|c| c.message.text())
-            .unwrap_or_default()
+            .and_then(|c| c.message.tool_calls.as_deref())
+            .unwrap_or(&[])
+    }
+
+    /// The token usage, when the server reported it (like [`ChatStream::usage`](crate::ChatStream::usage);
+    /// the same as the `usage` field).
+    pub fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
     }
 
     /// The first choice's reasoning, or `""`.
@@ -135,7 +160,9 @@ pub struct Choice {
     /// Its index.
     #[serde(default, deserialize_with = "null_as_default")]
     pub index: u32,
-    /// The assistant's message: content, reasoning, tool calls.
+    /// The assistant's message: content, reasoning, tool calls. Content sent as text parts only is read as
+    /// one string.
+    #[serde(deserialize_with = "answer_message")]
     pub message: Message,
     /// Why it stopped.
     #[serde(
@@ -147,6 +174,17 @@ pub struct Choice {
     /// Log probabilities, when requested, as the JSON text sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<RawJson>,
+}
+
+/// Reads an answer's message, joining content sent as text parts only into one string.
+fn answer_message<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Message, D::Error> {
+    let mut message = Message::deserialize(deserializer)?;
+    if let Some(Content::Parts(parts)) = &message.content {
+        if parts.iter().all(|p| matches!(p, ContentPart::Text { .. })) {
+            message.content = Some(Content::Text(message.text().into_owned()));
+        }
+    }
+    Ok(message)
 }
 
 /// A call the model made to a tool.

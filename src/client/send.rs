@@ -211,14 +211,13 @@ impl Client {
         match target {
             Target::Api(path) => {
                 let mut url = format!("{}/{}", self.shared.base_url, path);
-                let mut separator = if path.contains('?') { '&' } else { '?' };
-                for (name, value) in &self.settings.extra_query {
-                    url.push(separator);
-                    url.extend(percent_encoding::utf8_percent_encode(name, QUERY));
-                    url.push('=');
-                    url.extend(percent_encoding::utf8_percent_encode(value, QUERY));
-                    separator = '&';
-                }
+                crate::query::append(
+                    &mut url,
+                    self.settings
+                        .extra_query
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str())),
+                );
                 Ok(url)
             }
             Target::External(url) => {
@@ -385,13 +384,6 @@ impl Client {
         ))))
     }
 }
-
-/// The characters of a query name or value that are sent percent-encoded.
-const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// The path shown in logs: an API path as is, an external URL without its query (which may hold a
 /// signature).

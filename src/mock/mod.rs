@@ -173,6 +173,7 @@ impl Default for MockServerBuilder {
 
 impl MockServerBuilder {
     /// The answer to every request that no queued response answers.
+    #[must_use]
     pub fn handler(
         mut self,
         handler: impl Fn(&ReceivedRequest) -> MockResponse + Send + Sync + 'static,
@@ -183,6 +184,7 @@ impl MockServerBuilder {
 
     /// The largest request body accepted (default [`DEFAULT_MAX_BODY`]); a larger one is answered
     /// `413` without being kept.
+    #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.settings.limits.max_body = bytes;
         self
@@ -190,24 +192,28 @@ impl MockServerBuilder {
 
     /// The longest request line or header line accepted (default [`DEFAULT_MAX_LINE`]); a longer one
     /// is answered `431`.
+    #[must_use]
     pub fn max_line_size(mut self, bytes: usize) -> Self {
         self.settings.limits.max_line = bytes.max(16);
         self
     }
 
     /// The most header lines accepted (default [`DEFAULT_MAX_HEADERS`]); more are answered `431`.
+    #[must_use]
     pub fn max_headers(mut self, count: usize) -> Self {
         self.settings.limits.max_headers = count;
         self
     }
 
     /// How long a connection may wait for its next request before the server closes it (default 60 s).
+    #[must_use]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.idle_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
     /// The most connections served at once (default 256); more are closed as soon as accepted.
+    #[must_use]
     pub fn max_connections(mut self, count: usize) -> Self {
         self.settings.max_connections = count.max(1);
         self
@@ -215,6 +221,7 @@ impl MockServerBuilder {
 
     /// Whether requests are recorded for [`MockServer::requests`] (default on). A long-running demo
     /// turns it off so memory does not grow with every request.
+    #[must_use]
     pub fn record_requests(mut self, record: bool) -> Self {
         self.settings.record = record;
         self

@@ -309,6 +309,7 @@ impl MockResponse {
     }
 
     /// Sets the status code.
+    #[must_use]
     pub fn status(mut self, status: u16) -> MockResponse {
         self.parts.status = status;
         self
@@ -317,6 +318,7 @@ impl MockResponse {
     /// Sets a header, replacing one of the same name (compared without case). `Content-Length` or
     /// `Transfer-Encoding` set here replace the one the [`Framing`] would write (the body is still sent
     /// as the framing says), to play a server that lies about its body.
+    #[must_use]
     pub fn header(mut self, name: &str, value: &str) -> MockResponse {
         self.parts
             .headers
@@ -328,18 +330,21 @@ impl MockResponse {
     }
 
     /// Sets how the body's end is told (see [`Framing`]).
+    #[must_use]
     pub fn framing(mut self, framing: Framing) -> MockResponse {
         self.parts.framing = framing;
         self
     }
 
     /// Waits this long before sending the status line (a slow first byte).
+    #[must_use]
     pub fn head_delay(mut self, delay: Duration) -> MockResponse {
         self.parts.head_delay = delay;
         self
     }
 
     /// Waits this long between two events (pieces) of the body, each flushed as it is written.
+    #[must_use]
     pub fn event_delay(mut self, delay: Duration) -> MockResponse {
         self.parts.event_delay = delay;
         self
@@ -347,6 +352,7 @@ impl MockResponse {
 
     /// Sends the body one byte at a time (one chunk per byte when chunked), waiting this long between
     /// two bytes.
+    #[must_use]
     pub fn byte_delay(mut self, delay: Duration) -> MockResponse {
         self.parts.byte_delay = delay;
         self
@@ -354,6 +360,7 @@ impl MockResponse {
 
     /// Re-splits the body into pieces of `piece_bytes` bytes (at least 1), sent `delay` apart: a slow
     /// download of audio or an image. Event boundaries are not kept.
+    #[must_use]
     pub fn trickle(mut self, piece_bytes: usize, delay: Duration) -> MockResponse {
         let body = self.body();
         self.parts.pieces = body
@@ -367,6 +374,7 @@ impl MockResponse {
     /// Closes the connection at `point`, after flushing what came before it. A cut after the head is
     /// announced nowhere: the head says the connection stays open and, with [`Framing::ContentLength`],
     /// promises the whole body.
+    #[must_use]
     pub fn cut(mut self, point: BreakPoint) -> MockResponse {
         self.parts.interruption = Some(Interruption::Cut(point));
         self
@@ -374,6 +382,7 @@ impl MockResponse {
 
     /// Stops sending at `point` but keeps the connection open (reading and dropping whatever the client
     /// sends) until the client closes it or the server stops: a stalled server.
+    #[must_use]
     pub fn stall(mut self, point: BreakPoint) -> MockResponse {
         self.parts.interruption = Some(Interruption::Stall(point));
         self

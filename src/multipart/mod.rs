@@ -188,12 +188,14 @@ impl FilePart {
     }
 
     /// Sets the file name sent with the part (`filename="…"`).
+    #[must_use]
     pub fn file_name(mut self, name: impl Into<String>) -> Self {
         self.file_name = name.into();
         self
     }
 
     /// Sets the part's content type (`audio/mpeg`, `application/jsonl`, …).
+    #[must_use]
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
         self.content_type = content_type.into();
         self
@@ -270,6 +272,7 @@ impl Form {
     }
 
     /// Adds a text field.
+    #[must_use]
     pub fn text(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.parts.push(Part {
             name: name.into(),
@@ -280,6 +283,7 @@ impl Form {
     }
 
     /// Adds a file field.
+    #[must_use]
     pub fn file(mut self, name: impl Into<String>, file: FilePart) -> Self {
         self.parts.push(Part {
             name: name.into(),

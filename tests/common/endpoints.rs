@@ -16,6 +16,9 @@ pub enum Answer {
     EventStream,
 }
 
+/// Calls an endpoint with a request body of about the given size.
+pub type CallBig = fn(&Client, usize) -> Result<(), Error>;
+
 /// One endpoint of the client.
 pub struct Endpoint {
     pub name: &'static str,
@@ -26,7 +29,7 @@ pub struct Endpoint {
     /// Calls it and consumes the whole answer.
     pub call: fn(&Client) -> Result<(), Error>,
     /// Calls it with a request body of about `bytes` bytes (endpoints whose request has a body).
-    pub call_big: Option<fn(&Client, usize) -> Result<(), Error>>,
+    pub call_big: Option<CallBig>,
     /// A complete successful answer body.
     pub ok_body: fn() -> String,
 }

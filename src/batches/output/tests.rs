@@ -44,7 +44,7 @@ fn tolerated_success_shapes() {
         assert_eq!(
             parsed
                 .result
-                .map(|c| c.content().into_owned())
+                .map(|c| c.content().to_string())
                 .ok()
                 .as_deref(),
             Some("4"),
