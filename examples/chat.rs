@@ -168,6 +168,7 @@ fn chat(client: &Client, options: &Options) -> io::Result<()> {
 
         history.push(Message::user(line));
         let request = ChatRequest::new(options.model.as_str(), history.clone());
+        let request = support::ask_for_usage(client, request);
         match ui.answer(client, &request)? {
             Some(reply) => history.push(reply),
             // Failed, or nothing to keep: the question goes too, so the history stays a clean

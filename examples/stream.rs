@@ -37,6 +37,8 @@ fn run() -> Result<(), Box<dyn Error>> {
         args.model.as_str(),
         vec![Message::user(args.prompt.as_str())],
     );
+    // Gateways report usage only when asked; SiliconFlow reports it anyway.
+    let request = support::ask_for_usage(&client, request);
     let mut stream = client.chat_stream(&request)?;
 
     let mut out = io::stdout().lock();
@@ -78,7 +80,11 @@ fn run() -> Result<(), Box<dyn Error>> {
         }
         None => "not reported".to_string(),
     };
-    let summary = format!("--- finish_reason: {finish}; usage: {usage} ---");
+    let request_id = match stream.request_id() {
+        Some(id) => format!("; request id {id}"),
+        None => String::new(),
+    };
+    let summary = format!("--- finish_reason: {finish}; usage: {usage}{request_id} ---");
     header(&mut out, &mut line_start, &summary)?;
     Ok(())
 }

@@ -33,15 +33,19 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         // An HTTP error status: print it the way the Python example does.
+        // On a line of its own: a stream that failed mid-way printed part of its text.
         Err(Error::Api(e)) => {
-            eprintln!("Error: {} - {}", e.status, e.message);
+            eprintln!("\nError: {} - {}", e.status, e.message);
             if let Some(request_id) = &e.request_id {
                 eprintln!("(request id {request_id}; quote it when asking SiliconFlow support)");
             }
             ExitCode::FAILURE
         }
         Err(err) => {
-            eprintln!("Error: {err}");
+            eprintln!("\nError: {err}");
+            if let Some(request_id) = err.api_error().and_then(|e| e.request_id.as_deref()) {
+                eprintln!("(request id {request_id}; quote it when asking SiliconFlow support)");
+            }
             ExitCode::FAILURE
         }
     }
@@ -56,6 +60,8 @@ fn run() -> Result<(), Error> {
         args.model.as_str(),
         vec![Message::user(args.prompt.as_str())],
     );
+    // Gateways report usage only when asked; SiliconFlow reports it anyway.
+    let request = support::ask_for_usage(&client, request);
     let mut stream = client.chat_stream(&request)?;
 
     let mut full_content = String::new();
@@ -79,6 +85,9 @@ fn run() -> Result<(), Error> {
     println!("=== full_content ===");
     print_block(&full_content);
 
+    if let Some(request_id) = stream.request_id() {
+        println!("(request id {request_id})");
+    }
     if full_content == stream.content() && full_reasoning_content == stream.reasoning_content() {
         println!(
             "(matches stream.content() and stream.reasoning_content(): {} + {} characters)",

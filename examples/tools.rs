@@ -63,6 +63,7 @@ fn run() -> Result<(), Box<dyn Error>> {
         let request = ChatRequest::new(args.model.as_str(), messages.clone())
             .tools(tools.clone())
             .tool_choice(ToolChoice::Auto);
+        let request = support::ask_for_usage(&client, request);
         let mut stream = client.chat_stream(&request)?;
 
         let mut printer = Printer::new(&mut out);

@@ -72,14 +72,43 @@ pub struct Args {
     pub prompt: String,
 }
 
-/// Prints an example's error with the causes its message does not already include, and picks the exit
-/// code.
+/// Asks for token usage in the stream (`stream_options.include_usage`) unless the client talks to
+/// SiliconFlow itself. OpenAI-style servers and gateways (LiteLLM, OpenRouter, a company proxy) report usage
+/// only when asked; SiliconFlow sends a running total on every chunk anyway and does not document the
+/// field, so it is not sent there. The offline demo accepts it.
+pub fn ask_for_usage(
+    client: &siliconflow::Client,
+    request: siliconflow::ChatRequest,
+) -> siliconflow::ChatRequest {
+    let host = client
+        .base_url()
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("");
+    if host.ends_with("siliconflow.cn") || host.ends_with("siliconflow.com") {
+        request
+    } else {
+        request.stream_options(siliconflow::StreamOptions::include_usage())
+    }
+}
+
+/// Prints an example's error on a line of its own, with its request id when the server sent one and the
+/// causes its message does not already include, and picks the exit code.
 pub fn exit_code(result: Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
     let Err(err) = result else {
         return std::process::ExitCode::SUCCESS;
     };
     let mut shown = err.to_string();
+    // The text printed so far may not have ended its line: the error starts a new one.
     eprintln!("\nerror: {shown}");
+    let request_id = err
+        .downcast_ref::<siliconflow::Error>()
+        .and_then(siliconflow::Error::api_error)
+        .and_then(|e| e.request_id.as_deref());
+    if let Some(id) = request_id {
+        eprintln!("  request id: {id} (quote it when asking for support)");
+    }
     let mut source = err.source();
     while let Some(cause) = source {
         let text = cause.to_string();
