@@ -24,6 +24,8 @@ use siliconflow::{CancelHandle, Client, Error, RetryPolicy, TimeoutKind};
 /// What the server does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Never completes the TCP handshake (its accept queue is full, so SYNs are dropped).
+    Connect,
     /// Accepts the connection and never reads: a large request cannot be sent.
     Send,
     /// Reads the request and never answers.
@@ -55,6 +57,7 @@ const BIG: usize = 6 << 20;
 const DEADLINE: Duration = Duration::from_millis(400);
 const IDLE_BACKSTOP: Duration = Duration::from_millis(1500);
 const RESPONSE_BACKSTOP: Duration = Duration::from_millis(2000);
+const CONNECT_BACKSTOP: Duration = Duration::from_millis(1000);
 const EVENT_BACKSTOP: Duration = Duration::from_millis(2500);
 
 /// What a row must end with.
@@ -78,6 +81,14 @@ fn expect(phase: Phase, setting: Setting, endpoint: &Endpoint) -> Option<Expect>
         Event => (IDLE_BACKSTOP, SHORT),
         _ => (IDLE_BACKSTOP, EVENT_BACKSTOP),
     };
+    if phase == Phase::Connect {
+        // A connect in progress cannot be woken: a cancel takes effect when the connect timeout ends it.
+        return Some(match setting {
+            Deadline => Expect::Timeout(K::Deadline, DEADLINE),
+            Cancel => Expect::Cancelled(CONNECT_BACKSTOP),
+            _ => Expect::Timeout(K::Connect, CONNECT_BACKSTOP),
+        });
+    }
     match setting {
         Deadline => return applies(phase, endpoint).then_some(expect_deadline(phase)),
         Cancel => {
@@ -106,6 +117,7 @@ fn expect(phase: Phase, setting: Setting, endpoint: &Endpoint) -> Option<Expect>
         // The error is what matters: the status and the prefix that arrived are returned.
         Phase::ErrorBody => Expect::Api(idle.min(event)),
         Phase::AfterDone => Expect::Ok,
+        Phase::Connect => unreachable!("handled above"),
     })
 }
 
@@ -126,12 +138,32 @@ fn applies(phase: Phase, endpoint: &Endpoint) -> bool {
     }
 }
 
+/// A listener whose accept queue is full: a connect to it never completes (the kernel drops its SYNs). The
+/// listener and the connections filling its queue live as long as the test.
+fn black_hole() -> &'static str {
+    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BASE.get_or_init(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut fillers = Vec::new();
+        while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fillers.push(stream);
+            assert!(fillers.len() < 10_000, "the accept queue never filled");
+        }
+        Box::leak(Box::new((listener, fillers)));
+        format!("http://{addr}/v1")
+    })
+}
+
 /// A server for one row: accepts one connection and behaves as `phase` says until `stop` is set.
 fn server(
     phase: Phase,
     endpoint: &Endpoint,
     stop: Arc<AtomicBool>,
 ) -> (String, std::thread::JoinHandle<()>) {
+    if phase == Phase::Connect {
+        return (black_hole().to_string(), std::thread::spawn(|| {}));
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     let ok = (endpoint.ok_body)();
@@ -169,7 +201,7 @@ fn server(
             "application/json"
         };
         match phase {
-            Phase::Send => {}
+            Phase::Send | Phase::Connect => {}
             Phase::Head => hold(&stop),
             Phase::Body => {
                 if sse {
@@ -257,6 +289,7 @@ fn client(base: &str, setting: Setting, cancel: &CancelHandle) -> Client {
         .retry_policy(RetryPolicy::none())
         .idle_timeout(Some(IDLE_BACKSTOP))
         .response_timeout(RESPONSE_BACKSTOP)
+        .connect_timeout(CONNECT_BACKSTOP)
         .event_timeout(Some(EVENT_BACKSTOP));
     builder = match setting {
         Setting::Idle => builder.idle_timeout(Some(SHORT)),
@@ -376,6 +409,7 @@ fn run_row(phase: Phase, endpoint: &Endpoint, setting: Setting) -> Option<Row> {
 #[test]
 fn every_phase_of_every_endpoint_ends_as_its_settings_say() {
     let phases = [
+        Phase::Connect,
         Phase::Send,
         Phase::Head,
         Phase::Body,
@@ -402,6 +436,7 @@ fn every_phase_of_every_endpoint_ends_as_its_settings_say() {
         }
     }
     // The rows that send a large body compute more: fewer at a time.
+    black_hole(); // filled before the rows start
     let (send, others): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.0 == Phase::Send);
     for batch in send.chunks(2).chain(others.chunks(24)) {
         let handles: Vec<_> = batch

@@ -111,13 +111,13 @@ fn connect(addrs: &[SocketAddr], timeout: NextTimeout) -> Result<TcpStream, ureq
             Some(wait) => TcpStream::connect_timeout(addr, wait.max(Duration::from_millis(1))),
             None => TcpStream::connect(addr),
         };
+        // A connect in progress cannot be interrupted (std has no way to wake it); a cancel that came
+        // meanwhile wins as soon as it returns, however it ended.
+        if limits.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            return Err(stopped(Stop::Cancelled));
+        }
         match result {
-            Ok(stream) => {
-                if limits.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-                    return Err(stopped(Stop::Cancelled));
-                }
-                return Ok(stream);
-            }
+            Ok(stream) => return Ok(stream),
             Err(e) if is_timeout(&e) => {
                 if let Some(stop) = binding {
                     return Err(stopped(stop));
