@@ -14,7 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// The names searched for the request id, most specific first; see the [module docs](self).
+/// The names searched for the request id, most specific first; see [`ResponseMeta::request_id`].
 pub const REQUEST_ID_HEADERS: [&str; 2] = ["x-siliconcloud-trace-id", "x-request-id"];
 
 /// The most header bytes kept (names and values); ureq already refuses response heads over 64 KiB.
@@ -124,7 +124,8 @@ impl Headers {
         })
     }
 
-    /// The request id (see the [module docs](self) for the names searched).
+    /// The request id: [`REQUEST_ID_HEADERS`] in order, then a gateway's renamed copy of either
+    /// (`<prefix>-x-siliconcloud-trace-id`, then `<prefix>-x-request-id`).
     pub fn request_id(&self) -> Option<&str> {
         REQUEST_ID_HEADERS
             .iter()
@@ -191,7 +192,8 @@ impl ResponseMeta {
         self.headers.get(name)
     }
 
-    /// The request id to quote to support (see the [module docs](self) for the names searched).
+    /// The request id to quote to support: [`REQUEST_ID_HEADERS`] in order, then a gateway's renamed copy
+    /// of either (`<prefix>-x-siliconcloud-trace-id`, then `<prefix>-x-request-id`).
     pub fn request_id(&self) -> Option<&str> {
         self.headers.request_id()
     }

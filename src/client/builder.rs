@@ -254,7 +254,7 @@ impl ClientBuilder {
     /// Trusts these root certificates (PEM, one or more `-----BEGIN CERTIFICATE-----` blocks) instead of the
     /// bundled Mozilla roots: a company's root behind a TLS-inspecting proxy, or a private server's CA. To
     /// trust the operating system's store (where a company usually installs its root) together with the
-    /// public roots, use [`platform_verifier`](Self::platform_verifier) (feature `platform-verifier`).
+    /// public roots, use `platform_verifier` (feature `platform-verifier`).
     #[must_use]
     pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls_roots = TlsRoots::Pem(pem.into());

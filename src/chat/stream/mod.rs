@@ -3,9 +3,9 @@
 //! One job per file, data flowing one way:
 //!
 //! - [`crate::sse`] decodes the body into events;
-//! - [`wire`] parses each event's JSON straight from the decoder's buffer into deltas;
-//! - [`accumulator`] checks a chunk against the [`StreamLimits`] and keeps everything received;
-//! - [`delta`] holds the public pieces handed out;
+//! - `wire` parses each event's JSON straight from the decoder's buffer into deltas;
+//! - `accumulator` checks a chunk against the [`StreamLimits`] and keeps everything received;
+//! - `delta` holds the public pieces handed out;
 //! - this file is the iterator: it drives the others and hands each delta to the caller as soon as its
 //!   event's blank line has arrived.
 
