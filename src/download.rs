@@ -220,3 +220,79 @@ pub(crate) fn external(url: &str) -> Call<'_> {
         streaming: true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    /// A server that answers each of `answers` connections with `body` (after reading the request head).
+    fn serve(body: Vec<u8>, content_type: &'static str, answers: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/outputs/a.bin", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for _ in 0..answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                let mut out = stream;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                out.write_all(head.as_bytes()).unwrap();
+                out.write_all(&body).unwrap();
+            }
+        });
+        url
+    }
+
+    fn client() -> Client {
+        Client::builder()
+            .api_key("sk-test-download")
+            .retry_policy(crate::retry::RetryPolicy::none())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn bytes_past_the_limit_are_body_too_large() {
+        let url = serve(vec![5u8; 2000], "audio/mpeg", 3);
+        let client = client();
+        let result = client.fetch_bytes(external(&url), 1999, false);
+        assert!(
+            matches!(result, Err(Error::BodyTooLarge { limit: 1999 })),
+            "{result:?}"
+        );
+        let whole = client.fetch_bytes(external(&url), 2000, false).unwrap();
+        assert_eq!(whole.data, vec![5u8; 2000]);
+        assert_eq!(whole.content_type(), Some("audio/mpeg"));
+        let mut out = Vec::new();
+        assert_eq!(
+            client
+                .fetch_to(external(&url), &mut out, false)
+                .unwrap()
+                .bytes,
+            2000
+        );
+    }
+
+    #[test]
+    fn a_json_answer_that_is_not_an_error_is_the_body() {
+        let url = serve(
+            br#"{"audio":"not an error"}"#.to_vec(),
+            "application/json",
+            2,
+        );
+        let client = client();
+        let bytes = client.fetch_bytes(external(&url), 1000, true).unwrap();
+        assert_eq!(bytes.data, br#"{"audio":"not an error"}"#);
+        let mut out = Vec::new();
+        client.fetch_to(external(&url), &mut out, true).unwrap();
+        assert_eq!(out, bytes.data);
+    }
+}
