@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::chat::request::Stop;
-use crate::chat::response::{FinishReason, Usage};
+use crate::chat::response::{ChatCompletion, FinishReason, Usage};
 use crate::chat::stream::ChatStream;
 use crate::client::{with_response, Call, Client, WithResponse};
 use crate::error::Error;
@@ -295,7 +295,7 @@ impl Client {
     pub fn completion(&self, request: &CompletionRequest) -> Result<Completion, Error> {
         let body = request.to_body(false)?;
         let call = Call::post_json("completions", body);
-        let (mut completion, meta) = self.call_json::<Completion>(call, false)?;
+        let (mut completion, meta) = self.call_json::<Completion>(call, true)?;
         completion.set_response(meta);
         Ok(completion)
     }
@@ -323,6 +323,25 @@ impl Client {
         self.stream_chunks("completions", body)
             .map_err(|e| self.redact(e))
     }
+}
+
+/// A whole text completion (`choices[].text`) read as a chat completion (each text as the assistant
+/// message's content), for a streamed request answered with one JSON body; `None` when `raw` is not one.
+pub(crate) fn as_chat_completion(raw: &[u8]) -> Option<ChatCompletion> {
+    let mut value: Value = serde_json::from_slice(raw).ok()?;
+    let choices = value.get_mut("choices")?.as_array_mut()?;
+    for choice in choices.iter_mut() {
+        let choice = choice.as_object_mut()?;
+        if choice.contains_key("message") {
+            return None;
+        }
+        let text = choice.remove("text").unwrap_or(Value::Null);
+        let mut message = Map::new();
+        message.insert("role".to_string(), Value::from("assistant"));
+        message.insert("content".to_string(), text);
+        choice.insert("message".to_string(), Value::Object(message));
+    }
+    serde_json::from_value(value).ok()
 }
 
 #[cfg(test)]
