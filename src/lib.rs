@@ -114,7 +114,11 @@
 //! - [`ChatStream::split_think_tags`] moves `<think>…</think>` out of the answer; [`ChatStream::timings`]
 //!   and [`ChatStream::spent_budget_thinking`] describe how the answer went.
 //! - Other endpoints on the same client: [`Client::list_models`], [`Client::user_info`],
-//!   [`Client::embeddings`], [`Client::rerank`].
+//!   [`Client::embeddings`], [`Client::rerank`]; images ([`Client::generate_images`],
+//!   [`Client::download_image`]), speech ([`Client::speech_to`]), transcription ([`Client::transcribe`]),
+//!   voices ([`Client::upload_voice`]), video ([`Client::submit_video`], [`Client::wait_video`]),
+//!   fill-in-the-middle ([`Client::completion_stream`]), files and batches ([`Client::upload_file`],
+//!   [`Client::create_batch`]), and the batch job helper ([`Client::start_batch_job`]).
 //!
 //! # Other servers
 //!
