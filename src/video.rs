@@ -110,7 +110,9 @@ impl VideoRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct VideoSubmitResponse {
-    /// The job id (`requestId` on the wire; `request_id` is accepted too).
+    /// The job id (`requestId` on the wire; `request_id` is accepted too), for
+    /// [`Client::video_status`] and [`Client::wait_video`]. Not to be confused with the method
+    /// [`request_id()`](VideoSubmitResponse::request_id), the response's trace id for support.
     #[serde(
         rename = "requestId",
         alias = "request_id",

@@ -145,8 +145,16 @@ fn wait_polls_until_success_with_progress_and_a_growing_pause() {
     let polls = polls.lock().unwrap();
     assert_eq!(polls.len(), 4);
     let gaps: Vec<Duration> = polls.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps[0] >= Duration::from_millis(35), "{gaps:?}");
-    assert!(gaps[2] > gaps[0], "the pause grows: {gaps:?}");
+    // Lower bounds only (a loaded machine makes gaps longer, never shorter): 40 ms, then 80, then 160.
+    assert!(gaps[0] >= Duration::from_millis(40), "{gaps:?}");
+    assert!(
+        gaps[1] >= Duration::from_millis(80),
+        "the pause grows: {gaps:?}"
+    );
+    assert!(
+        gaps[2] >= Duration::from_millis(160),
+        "the pause grows: {gaps:?}"
+    );
     assert!(
         server
             .requests()
