@@ -37,7 +37,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::chat::request::Stop;
-use crate::chat::response::{FinishReason, Usage};
+use crate::chat::response::{ChatCompletion, FinishReason, Usage};
+use crate::chat::stream::ChatStream;
+use crate::client::{with_response, Call, Client, WithResponse};
+use crate::error::Error;
+use crate::meta::ResponseMeta;
 use crate::serde_util::{empty_as_none, lenient_u64, null_as_default};
 
 /// A completion request: the model, the prompt, and the optional parameters, each omitted from the JSON
@@ -213,7 +217,12 @@ pub struct Completion {
     /// Any other fields (the schema's odd `prompt` echo array, `system_fingerprint`, …), as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(Completion);
 
 impl Completion {
     /// The first choice (index 0), if any.
@@ -255,6 +264,84 @@ pub struct CompletionChoice {
     /// Log probabilities (`{tokens, token_logprobs, …}`), when requested, as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Value>,
+}
+
+impl CompletionRequest {
+    /// The JSON body with `stream` set as given (the request itself is not changed).
+    fn to_body(&self, stream: bool) -> Result<Vec<u8>, Error> {
+        let mut value = serde_json::to_value(self).map_err(Error::Serialize)?;
+        if let Value::Object(map) = &mut value {
+            map.insert("stream".to_string(), Value::Bool(stream));
+        }
+        serde_json::to_vec(&value).map_err(Error::Serialize)
+    }
+}
+
+impl Client {
+    /// A text completion or fill-in-the-middle (`POST /completions`, sent with `stream: false`): the
+    /// model writes what goes after `prompt` and, with a `suffix`, before it. Errors, retries and
+    /// timeouts are those of [`Client::chat`].
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, CompletionRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let request = CompletionRequest::fim("deepseek-ai/DeepSeek-V3", "def fib(n):\n    ", "\n\nprint(fib(10))")
+    ///     .max_tokens(256);
+    /// let completion = client.completion(&request)?;
+    /// println!("{}", completion.text());
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn completion(&self, request: &CompletionRequest) -> Result<Completion, Error> {
+        let body = request.to_body(false)?;
+        let call = Call::post_json("completions", body);
+        let (mut completion, meta) = self.call_json::<Completion>(call, true)?;
+        completion.set_response(meta);
+        Ok(completion)
+    }
+
+    /// A streamed text completion or fill-in-the-middle (`POST /completions`, sent with `stream: true`),
+    /// read by the chat stream's decoder: each chunk's `choices[].text` arrives as the delta's
+    /// [`content`](crate::ChatDelta::content), and [`ChatStream::content`] accumulates it. Everything
+    /// about [`Client::chat_stream`] holds: errors, retries before the stream, timeouts, limits, a whole
+    /// JSON answer replayed as a stream.
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, CompletionRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let request = CompletionRequest::fim("Qwen/Qwen2.5-Coder-7B-Instruct", "fn add(a: i32, b: i32) -> i32 {\n", "\n}");
+    /// let mut stream = client.completion_stream(&request)?;
+    /// for delta in &mut stream {
+    ///     print!("{}", delta?.content.unwrap_or_default());
+    /// }
+    /// println!("\n({:?})", stream.finish_reason());
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn completion_stream(&self, request: &CompletionRequest) -> Result<ChatStream, Error> {
+        let body = request.to_body(true)?;
+        self.stream_chunks("completions", body)
+            .map_err(|e| self.redact(e))
+    }
+}
+
+/// A whole text completion (`choices[].text`) read as a chat completion (each text as the assistant
+/// message's content), for a streamed request answered with one JSON body; `None` when `raw` is not one.
+pub(crate) fn as_chat_completion(raw: &[u8]) -> Option<ChatCompletion> {
+    let mut value: Value = serde_json::from_slice(raw).ok()?;
+    let choices = value.get_mut("choices")?.as_array_mut()?;
+    for choice in choices.iter_mut() {
+        let choice = choice.as_object_mut()?;
+        if choice.contains_key("message") {
+            return None;
+        }
+        let text = choice.remove("text").unwrap_or(Value::Null);
+        let mut message = Map::new();
+        message.insert("role".to_string(), Value::from("assistant"));
+        message.insert("content".to_string(), text);
+        choice.insert("message".to_string(), Value::Object(message));
+    }
+    serde_json::from_value(value).ok()
 }
 
 #[cfg(test)]

@@ -36,7 +36,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::client::{Call, Client, WithResponse};
 use crate::error::{ApiError, Error, MAX_ERROR_BODY, MAX_SNIPPET};
+use crate::meta::ResponseMeta;
 use crate::redact::cut;
 
 /// The `code` of a successful envelope.
@@ -171,6 +173,52 @@ fn failure(map: &Map<String, Value>, endpoint: &str) -> ApiError {
         error.message = format!("the {endpoint} answer reported a failure without a message");
     }
     error
+}
+
+impl Client {
+    /// Sends `call` and reads its JSON answer, bare or in SiliconFlow's envelope (see the
+    /// [module docs](self)), as `T` with the response's metadata.
+    pub(crate) fn call_enveloped<T: DeserializeOwned + WithResponse>(
+        &self,
+        call: Call<'_>,
+        endpoint: &str,
+    ) -> Result<T, Error> {
+        let (value, meta) = self.call_json::<Value>(call, false)?;
+        self.decode_enveloped(value, meta, endpoint)
+    }
+
+    /// Reads a JSON answer, bare or in SiliconFlow's envelope, as `T` with the response's metadata. An
+    /// envelope that reports a failure is [`Error::Api`] with status 200 and the response's request id
+    /// and headers; data of another shape is [`Error::MalformedChunk`] (scrubbed, then cut).
+    pub(crate) fn decode_enveloped<T: DeserializeOwned + WithResponse>(
+        &self,
+        value: Value,
+        meta: ResponseMeta,
+        endpoint: &str,
+    ) -> Result<T, Error> {
+        let decoded = unwrap(value, endpoint)
+            .map_err(Error::Api)
+            .and_then(|data| {
+                T::deserialize(&data).map_err(|source| Error::MalformedChunk {
+                    event: 0,
+                    data: self.redactor().scrub_cut(&data.to_string(), MAX_SNIPPET),
+                    source: source.into(),
+                })
+            });
+        match decoded {
+            Ok(mut value) => {
+                value.set_response(meta);
+                Ok(value)
+            }
+            Err(mut error) => {
+                if let Error::Api(api) = &mut error {
+                    api.request_id = meta.request_id().map(str::to_string);
+                    api.headers = meta.headers().clone();
+                }
+                Err(self.redact(error))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::batches::input::BatchInputError;
 use crate::meta::Headers;
 use crate::redact::{cut, Redactor};
 
@@ -161,6 +162,23 @@ pub enum Error {
     /// Serializing the request failed (for example a map key that is not a string in `extra`).
     #[error("could not serialize the request: {0}")]
     Serialize(#[source] serde_json::Error),
+
+    /// A binary body that a convenience reads whole into memory ([`Client::speech_bytes`](crate::Client::speech_bytes))
+    /// was larger than that call's documented limit. The calls that write into a writer instead
+    /// ([`Client::speech_to`](crate::Client::speech_to), [`Client::download_image`](crate::Client::download_image),
+    /// [`Client::file_content`](crate::Client::file_content)) have no such limit. (Distinct from
+    /// [`Error::EventTooLarge`], which is the `max_event_size` bound on an event or a JSON body.)
+    #[error("the response body exceeded the {limit}-byte limit of this call")]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
+    /// A batch job's input failed a check before anything was uploaded: an empty or duplicate
+    /// `custom_id`, more than 5,000 lines, more than 1 GB, a request the batch API does not take, or a
+    /// failure writing the input file (see [`BatchInputError`]).
+    #[error("batch input: {0}")]
+    BatchInput(#[source] BatchInputError),
 }
 
 impl Error {

@@ -33,7 +33,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::{with_response, Client};
+use crate::error::Error;
 use crate::media::{GeneratedMedia, MediaInput, Timings};
+use crate::meta::ResponseMeta;
 use crate::serde_util::{lenient_u64, null_as_default};
 
 /// The largest seed the documentation allows (`0 ≤ seed ≤ 9 999 999 999`): more than 32 bits.
@@ -212,7 +215,12 @@ pub struct ImageResponse {
     /// Any other fields (`shared_id`, …), as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(ImageResponse);
 
 impl ImageResponse {
     /// The generated images: `images`, or `data` when `images` is empty.
@@ -230,6 +238,34 @@ impl ImageResponse {
             .iter()
             .map(|image| image.url.as_str())
             .filter(|url| !url.is_empty())
+    }
+}
+
+impl Client {
+    /// Generates images (`POST /images/generations`): text-to-image, or image-to-image and editing with
+    /// [`ImageRequest::image`].
+    ///
+    /// The answer holds pre-signed URLs that **expire one hour after generation**: download them promptly
+    /// with [`Client::download_image`] (which sends no API key to the image host). Errors, retries and
+    /// timeouts are those of [`Client::chat`]; image models are rate-limited in images per minute and
+    /// per day (a 429, retried by the [`RetryPolicy`](crate::RetryPolicy)).
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, ImageRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let request = ImageRequest::new("Kwai-Kolors/Kolors", "a lighthouse at dawn, oil painting")
+    ///     .image_size("1024x1024")
+    ///     .seed(42);
+    /// let images = client.generate_images(&request)?;
+    /// let url = images.urls().next().expect("one image");
+    /// let mut file = std::fs::File::create("lighthouse.png").map_err(|e| siliconflow::Error::Write { source: e })?;
+    /// client.download_image(url, &mut file)?;
+    /// println!("seed {:?}, {:?} of inference", images.seed, images.timings.inference_duration());
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn generate_images(&self, request: &ImageRequest) -> Result<ImageResponse, Error> {
+        self.post_json("images/generations", request)
     }
 }
 

@@ -114,7 +114,11 @@
 //! - [`ChatStream::split_think_tags`] moves `<think>…</think>` out of the answer; [`ChatStream::timings`]
 //!   and [`ChatStream::spent_budget_thinking`] describe how the answer went.
 //! - Other endpoints on the same client: [`Client::list_models`], [`Client::user_info`],
-//!   [`Client::embeddings`], [`Client::rerank`].
+//!   [`Client::embeddings`], [`Client::rerank`]; images ([`Client::generate_images`],
+//!   [`Client::download_image`]), speech ([`Client::speech_to`]), transcription ([`Client::transcribe`]),
+//!   voices ([`Client::upload_voice`]), video ([`Client::submit_video`], [`Client::wait_video`]),
+//!   fill-in-the-middle ([`Client::completion_stream`]), files and batches ([`Client::upload_file`],
+//!   [`Client::create_batch`]), and the batch job helper ([`Client::start_batch_job`]).
 //!
 //! # Other servers
 //!
@@ -159,6 +163,7 @@ pub mod user;
 pub mod audio;
 pub mod batches;
 pub mod completions;
+pub mod download;
 pub mod envelope;
 pub mod files;
 pub mod images;
@@ -175,8 +180,8 @@ pub use chat::{
     StreamOptions, StreamTimings, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
 pub use client::{
-    Client, ClientBuilder, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_EVENT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
+    Client, ClientBuilder, PollOptions, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
 };
 pub use embeddings::{
     Embedding, EmbeddingDecodeError, EmbeddingInput, EmbeddingRequest, EmbeddingResponse,
@@ -207,13 +212,18 @@ pub use batches::input::{
     write_batch_input, BatchInputError, BatchInputLine, BatchInputSummary, BatchInputWriter,
     MAX_BATCH_FILE_BYTES, MAX_BATCH_LINES,
 };
+pub use batches::job::{BatchJob, BatchJobOptions, BatchOutcome};
 pub use batches::object::{Batch, BatchError, BatchList, BatchStatus, RequestCounts};
 pub use batches::output::{
     parse_output_line, BatchOutputError, BatchOutputLine, BatchOutputReader,
 };
 pub use batches::request::{BatchListQuery, BatchRequest, BatchRequestError, BATCH_ENDPOINT};
+pub use batches::results::{BatchResult, BatchResults};
 pub use completions::{Completion, CompletionChoice, CompletionRequest};
-pub use files::{FileList, FileListQuery, FileObject, FilePurpose, FileRef, FileUploadRequest};
+pub use download::{Download, DownloadedBytes};
+pub use files::{
+    DeletedFile, FileList, FileListQuery, FileObject, FilePurpose, FileRef, FileUploadRequest,
+};
 pub use images::{ImageRequest, ImageResponse, MAX_IMAGE_SEED};
 pub use media::{GeneratedMedia, MediaInput, Timings};
 pub use multipart::{FilePart, Form, FormReader, MultipartError};

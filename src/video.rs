@@ -32,7 +32,10 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::{with_response, Client, PollOptions};
+use crate::error::Error;
 use crate::media::{GeneratedMedia, MediaInput, Timings};
+use crate::meta::ResponseMeta;
 use crate::serde_util::{empty_as_none, lenient_string, lenient_u64, null_as_default, open_enum};
 
 /// A video generation request (`POST /video/submit`).
@@ -107,7 +110,9 @@ impl VideoRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct VideoSubmitResponse {
-    /// The job id (`requestId` on the wire; `request_id` is accepted too).
+    /// The job id (`requestId` on the wire; `request_id` is accepted too), for
+    /// [`Client::video_status`] and [`Client::wait_video`]. Not to be confused with the method
+    /// [`request_id()`](VideoSubmitResponse::request_id), the response's trace id for support.
     #[serde(
         rename = "requestId",
         alias = "request_id",
@@ -118,7 +123,12 @@ pub struct VideoSubmitResponse {
     /// Any other fields, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(VideoSubmitResponse);
 
 /// The body of `POST /video/status`: `{"requestId": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,7 +218,12 @@ pub struct VideoStatusResponse {
     /// Any other fields, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(VideoStatusResponse);
 
 impl VideoStatusResponse {
     /// Whether the job is over (`Succeed` or `Failed`).
@@ -290,6 +305,83 @@ fn tolerant_results<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VideoResul
     }
 }
 
+impl Client {
+    /// Submits a video job (`POST /video/submit`): text-to-video, or image-to-video with
+    /// [`VideoRequest::image`]. The answer's [`request_id`](VideoSubmitResponse::request_id) is what
+    /// [`Client::video_status`] and [`Client::wait_video`] take. Errors, retries and timeouts are those
+    /// of [`Client::chat`]; note that a retried submission may start a second job if the first one's
+    /// answer was lost (set [`RetryPolicy::none`](crate::RetryPolicy::none) to rule that out).
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, PollOptions, VideoRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let job = client.submit_video(&VideoRequest::new("Wan-AI/Wan2.2-T2V-A14B", "a paper boat on a stream", "1280x720"))?;
+    /// let done = client.wait_video(&job.request_id, &PollOptions::new(), |status| {
+    ///     eprintln!("{:?} (position {:?})", status.status, status.position);
+    /// })?;
+    /// for url in done.video_urls() {
+    ///     println!("{url}"); // download it now: the URL expires
+    /// }
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn submit_video(&self, request: &VideoRequest) -> Result<VideoSubmitResponse, Error> {
+        self.post_json("video/submit", request)
+    }
+
+    /// The status of a video job (`POST /video/status` with `{"requestId": …}`): `InQueue`,
+    /// `InProgress`, `Succeed` (with the video URLs) or `Failed` (with a reason). Errors, retries and
+    /// timeouts are those of [`Client::chat`].
+    ///
+    /// ```no_run
+    /// let client = siliconflow::Client::from_env()?;
+    /// let status = client.video_status("hv6tgmuqdiwb")?;
+    /// println!("{:?}, terminal: {}", status.status, status.is_terminal());
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn video_status(&self, request_id: &str) -> Result<VideoStatusResponse, Error> {
+        self.post_json("video/status", &VideoStatusRequest::new(request_id))
+    }
+
+    /// Polls a video job until it is terminal (`Succeed` or `Failed`) and returns that last status;
+    /// `progress` gets every status, the last one included. A `Failed` job is a successful wait: check
+    /// [`VideoStatusResponse::is_success`] and [`reason`](VideoStatusResponse::reason).
+    ///
+    /// Polling follows `options` ([`PollOptions::new`]: 2 s growing to 30 s, at most 30 minutes); past
+    /// its timeout the wait fails with [`Error::Timeout`]`(`[`TimeoutKind::Deadline`](crate::TimeoutKind::Deadline)`)`,
+    /// and a status this crate does not know ([`VideoStatus::Other`]) is not terminal, so it keeps
+    /// polling until then. The pauses are on this thread: a [`CancelHandle`](crate::CancelHandle) of the
+    /// client ends one at once with [`Error::Cancelled`]. A check that fails after its retries ends the
+    /// wait with that error; the job goes on on the server, and waiting again with the same id resumes.
+    /// Each check is bounded by the client's own timeouts and deadline.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use siliconflow::{Client, PollOptions};
+    ///
+    /// let client = Client::from_env()?;
+    /// let options = PollOptions::new().interval(Duration::from_secs(5)).timeout(Some(Duration::from_secs(900)));
+    /// let status = client.wait_video("hv6tgmuqdiwb", &options, |s| eprint!("\r{:?}   ", s.status))?;
+    /// if !status.is_success() {
+    ///     eprintln!("failed: {}", status.reason.as_deref().unwrap_or("no reason given"));
+    /// }
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn wait_video(
+        &self,
+        request_id: &str,
+        options: &PollOptions,
+        progress: impl FnMut(&VideoStatusResponse),
+    ) -> Result<VideoStatusResponse, Error> {
+        self.poll_until(
+            options,
+            || self.video_status(request_id),
+            VideoStatusResponse::is_terminal,
+            progress,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +422,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(VideoSubmitResponse {
                 request_id: "b".into(),
-                extra: Map::new()
+                ..VideoSubmitResponse::default()
             })
             .unwrap(),
             json!({"requestId": "b"})

@@ -3,7 +3,8 @@
 //!
 //! Rows are phase × endpoint × setting. The phases are what a hostile or broken server does (never reads
 //! the request, never answers, stalls mid-body, trickles bytes forever, stalls in an error body, holds the
-//! connection after `[DONE]`). The settings each set one limit short (300–400 ms) and every other limit to
+//! connection after `[DONE]`); a binary answer (audio, an image, a file) goes through the same phases as a
+//! JSON one, its head bounded like a stream's. The settings each set one limit short (300–400 ms) and every other limit to
 //! a longer backstop, so each row proves which limit fired, and that nothing waits without one. The
 //! endpoints come from `common::endpoints()`: a new endpoint gets every row.
 //!
@@ -75,7 +76,8 @@ enum Expect {
 fn expect(phase: Phase, setting: Setting, endpoint: &Endpoint) -> Option<Expect> {
     use Setting::*;
     use TimeoutKind as K;
-    let streaming = endpoint.answer == Answer::EventStream;
+    // Streams and binary downloads: the idle timeout bounds the wait for their head.
+    let streaming = endpoint.answer != Answer::Json;
     let (idle, event) = match setting {
         Idle => (SHORT, EVENT_BACKSTOP),
         Event => (IDLE_BACKSTOP, SHORT),
@@ -106,13 +108,15 @@ fn expect(phase: Phase, setting: Setting, endpoint: &Endpoint) -> Option<Expect>
     Some(match phase {
         // Writes are bounded by the idle timeout; the event timeout is about reads.
         Phase::Send => Expect::Timeout(K::Idle, idle),
-        // A stream's head is bounded by the idle timeout too; a JSON answer's by the response timeout
-        // (a non-streamed reasoning answer may think for minutes before its head).
+        // A stream's (or a streamed download's) head is bounded by the idle timeout too; a JSON answer's
+        // by the response timeout (a non-streamed reasoning answer may think for minutes before its
+        // head).
         Phase::Head if streaming => Expect::Timeout(K::Idle, idle),
         Phase::Head => Expect::Timeout(K::Response, RESPONSE_BACKSTOP),
         Phase::Body if idle < event => Expect::Timeout(K::Idle, idle),
         Phase::Body => Expect::Timeout(K::Event, event),
-        // Bytes keep coming, so only the event timeout (or the deadline) can end it.
+        // Bytes keep coming, so only the event timeout (or the deadline) can end it: for a binary body,
+        // the event timeout bounds the whole body.
         Phase::Trickle | Phase::Pings => Expect::Timeout(K::Event, event),
         // The error is what matters: the status and the prefix that arrived are returned.
         Phase::ErrorBody => Expect::Api(idle.min(event)),
@@ -168,6 +172,7 @@ fn server(
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     let ok = (endpoint.ok_body)();
     let sse = endpoint.answer == Answer::EventStream;
+    let answer = endpoint.answer;
     listener.set_nonblocking(true).unwrap();
     let handle = std::thread::spawn(move || {
         // A client stopped before it connects (a cancel during its preparation) never comes.
@@ -195,10 +200,10 @@ fn server(
             return;
         }
         let mut out = stream;
-        let content_type = if sse {
-            "text/event-stream"
-        } else {
-            "application/json"
+        let content_type = match answer {
+            Answer::EventStream => "text/event-stream",
+            Answer::Binary => "application/octet-stream",
+            Answer::Json => "application/json",
         };
         match phase {
             Phase::Send | Phase::Connect => {}
@@ -435,10 +440,13 @@ fn every_phase_of_every_endpoint_ends_as_its_settings_say() {
             }
         }
     }
-    // The rows that send a large body compute more: fewer at a time.
     black_hole(); // filled before the rows start
-    let (send, others): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.0 == Phase::Send);
-    for batch in send.chunks(2).chain(others.chunks(24)) {
+                  // The rows that send a large body compute more: fewer at a time, grouped by setting so that the
+                  // slow ones (the idle backstop under the event setting) wait side by side.
+    cases.retain(|&(phase, e, setting)| expect(phase, setting, &all[e]).is_some());
+    let (mut send, others): (Vec<_>, Vec<_>) = cases.into_iter().partition(|c| c.0 == Phase::Send);
+    send.sort_by_key(|c| format!("{:?}", c.2));
+    for batch in send.chunks(6).chain(others.chunks(64)) {
         let handles: Vec<_> = batch
             .iter()
             .map(|&(phase, e, setting)| {

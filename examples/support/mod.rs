@@ -70,6 +70,18 @@ pub struct Args {
     pub model: String,
     /// The words after the options joined with spaces, or the example's default prompt.
     pub prompt: String,
+    /// Where an example that writes a file writes it (`--out`), if given.
+    pub out: Option<std::path::PathBuf>,
+}
+
+impl Args {
+    /// The output file: `--out`, else `name` in the system's temporary directory (never the current
+    /// directory, so a run leaves nothing behind in a checkout).
+    pub fn out_or(&self, name: &str) -> std::path::PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join(name))
+    }
 }
 
 /// Asks for token usage in the stream (`stream_options.include_usage`) unless the client talks to
@@ -130,12 +142,14 @@ pub fn parse_args(example: &str) -> Args {
 /// Like [`parse_args`], with the example's own default model and prompt.
 pub fn parse_args_with(example: &str, default_model: &str, default_prompt: &str) -> Args {
     let usage = format!(
-        "usage: cargo run --example {example} -- [--model MODEL] [PROMPT...]\n\n\
+        "usage: cargo run --example {example} -- [--model MODEL] [--out FILE] [PROMPT...]\n\n\
          MODEL defaults to {default_model}; PROMPT defaults to \"{default_prompt}\".\n\
+         Examples that write a file take --out FILE (default: the system's temporary directory).\n\
          Without SILICONFLOW_API_KEY the example talks to a built-in offline demo server\n\
          (try --model {UNKNOWN_MODEL} there to see an API error)."
     );
     let mut model = default_model.to_string();
+    let mut out = None;
     let mut words = Vec::new();
     let mut args = std::env::args().skip(1);
     let mut options_done = false;
@@ -157,9 +171,18 @@ pub fn parse_args_with(example: &str, default_model: &str, default_prompt: &str)
                     std::process::exit(2);
                 }
             },
+            "-o" | "--out" => match args.next() {
+                Some(value) if !value.is_empty() => out = Some(value.into()),
+                _ => {
+                    eprintln!("error: {arg} needs a file name\n\n{usage}");
+                    std::process::exit(2);
+                }
+            },
             _ => {
                 if let Some(value) = arg.strip_prefix("--model=") {
                     model = value.to_string();
+                } else if let Some(value) = arg.strip_prefix("--out=") {
+                    out = Some(value.into());
                 } else if arg.starts_with('-') && arg.len() > 1 {
                     eprintln!("error: unknown option {arg}\n\n{usage}");
                     std::process::exit(2);
@@ -174,7 +197,7 @@ pub fn parse_args_with(example: &str, default_model: &str, default_prompt: &str)
     } else {
         words.join(" ")
     };
-    Args { model, prompt }
+    Args { model, prompt, out }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,7 +224,7 @@ pub fn client_from_env_or_demo(
     };
     let url = demo.base_url();
     eprintln!(
-        "SILICONFLOW_API_KEY is not set: streaming from the built-in offline demo server at {url} \
+        "SILICONFLOW_API_KEY is not set: talking to the built-in offline demo server at {url} \
          (set the key to talk to SiliconFlow)"
     );
     let client = siliconflow::Client::builder()

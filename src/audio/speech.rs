@@ -24,14 +24,23 @@
 //! assert!(SpeechFormat::Mp3.sample_rates().contains(&44100));
 //! ```
 
+use std::io::Write;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::{Call, Client, Method, Payload, Target};
+use crate::download::{Download, DownloadedBytes};
+use crate::error::Error;
 use crate::media::MediaInput;
 use crate::serde_util::{null_as_default, open_enum};
 
 /// The most characters of `input` the documentation allows.
 pub const MAX_SPEECH_INPUT: usize = 128_000;
+
+/// The most bytes [`Client::speech_bytes`] reads into memory: 64 MiB (about 12 minutes of 44.1 kHz
+/// 16-bit mono WAV, hours of MP3). Longer audio: [`Client::speech_to`] into a file.
+pub const MAX_SPEECH_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The names of the system voices; the `voice` value is `"<model>:<name>"`.
 pub const SYSTEM_VOICES: [&str; 8] = [
@@ -212,6 +221,76 @@ impl SpeechRequest {
         gain: f64,
         /// Sets the most tokens to generate (MOSS-TTSD).
         max_tokens: u32,
+    }
+}
+
+impl Client {
+    /// Turns text into speech (`POST /audio/speech`) and writes the audio into `out` as it arrives,
+    /// never holding it whole in memory.
+    ///
+    /// With `stream` unset or `true` (the API's default) SiliconFlow sends the audio progressively, so
+    /// the first bytes reach `out` while the rest is being made: the idle timeout bounds the wait for the
+    /// response head and every silence between two reads. With `stream: false` the whole file comes at
+    /// once after it is made, and the wait for the head is bounded by the response timeout instead. The
+    /// event timeout bounds the whole body (default 10 minutes; raise it with
+    /// [`Client::with_event_timeout`] for very long texts).
+    ///
+    /// The body is the audio file in the [`SpeechFormat`] asked for (MP3 by default); the content type
+    /// SiliconFlow sends varies (`application/audio`, `audio/wav`, …), so trust the format you asked for.
+    /// Errors, retries and timeouts are those of [`Client::chat`] (an error status is [`Error::Api`]
+    /// and nothing is written; a JSON error object sent with a 2xx status is [`Error::Api`] too); a
+    /// failure of `out` is [`Error::Write`]. Once bytes have been written nothing is retried.
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, SpeechFormat, SpeechRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let request = SpeechRequest::new("FunAudioLLM/CosyVoice2-0.5B", "今天天气真不错。")
+    ///     .system_voice("anna")
+    ///     .response_format(SpeechFormat::Mp3);
+    /// let mut file = std::fs::File::create("weather.mp3").map_err(|e| siliconflow::Error::Write { source: e })?;
+    /// let audio = client.speech_to(&request, &mut file)?;
+    /// println!("{} bytes of audio (request id {:?})", audio.bytes, audio.request_id());
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn speech_to(
+        &self,
+        request: &SpeechRequest,
+        out: &mut dyn Write,
+    ) -> Result<Download, Error> {
+        let body = serde_json::to_vec(request).map_err(Error::Serialize)?;
+        self.fetch_to(speech_call(request, body), out, true)
+    }
+
+    /// Like [`Client::speech_to`], returning the audio as bytes, at most [`MAX_SPEECH_BYTES`] (64 MiB):
+    /// more is [`Error::BodyTooLarge`].
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, SpeechFormat, SpeechRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let request = SpeechRequest::new("FunAudioLLM/CosyVoice2-0.5B", "Hello!")
+    ///     .system_voice("alex")
+    ///     .response_format(SpeechFormat::Wav)
+    ///     .sample_rate(24000);
+    /// let audio = client.speech_bytes(&request)?;
+    /// println!("{} bytes of {:?}", audio.data.len(), audio.content_type());
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn speech_bytes(&self, request: &SpeechRequest) -> Result<DownloadedBytes, Error> {
+        let body = serde_json::to_vec(request).map_err(Error::Serialize)?;
+        self.fetch_bytes(speech_call(request, body), MAX_SPEECH_BYTES, true)
+    }
+}
+
+/// `POST /audio/speech`: a streamed answer unless the request says `stream: false`.
+fn speech_call(request: &SpeechRequest, body: Vec<u8>) -> Call<'static> {
+    Call {
+        method: Method::Post,
+        target: Target::Api("audio/speech"),
+        payload: Payload::Json(body),
+        accept: "*/*",
+        streaming: request.stream != Some(false),
     }
 }
 

@@ -25,6 +25,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::{with_response, Client, WithResponse};
+use crate::error::Error;
+use crate::meta::ResponseMeta;
 use crate::multipart::{FilePart, Form};
 use crate::serde_util::null_as_default;
 
@@ -107,6 +110,44 @@ pub struct Transcription {
     /// Any other fields, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
+}
+
+with_response!(Transcription);
+
+impl Client {
+    /// Transcribes audio (`POST /audio/transcriptions`): the file is uploaded as `multipart/form-data`
+    /// (`model` and `file` parts), streamed from its source as it is sent, never read whole into memory.
+    ///
+    /// The audio can come from a path ([`FilePart::path`]), bytes ([`FilePart::bytes`]) or any reader
+    /// ([`FilePart::reader`], [`FilePart::reader_with_len`]); give it a file name with an extension
+    /// (`.mp3`, `.wav`) and a content type, as SiliconFlow's examples do. Documented limits: one hour of
+    /// audio, 50 MB ([`TranscriptionRequest::exceeds_size_limit`] checks the size you know).
+    ///
+    /// Errors, retries and timeouts are those of [`Client::chat`]; a source that cannot be read is
+    /// [`Error::Upload`]. A request whose audio comes from a path or bytes is re-sent on a retry; one
+    /// whose audio comes from a reader is retried only if no byte of it was read yet (a reader cannot be
+    /// rewound). Writing the upload is bounded by the idle timeout: a server that stops reading fails it.
+    ///
+    /// ```no_run
+    /// use siliconflow::audio::transcription::TranscriptionRequest;
+    /// use siliconflow::multipart::FilePart;
+    /// use siliconflow::Client;
+    ///
+    /// let client = Client::from_env()?;
+    /// let audio = FilePart::path("meeting.mp3")?.content_type("audio/mpeg");
+    /// let transcription = client.transcribe(TranscriptionRequest::new("FunAudioLLM/SenseVoiceSmall", audio))?;
+    /// println!("{}", transcription.text);
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn transcribe(&self, request: TranscriptionRequest) -> Result<Transcription, Error> {
+        let (mut transcription, meta) =
+            self.post_form::<Transcription>("audio/transcriptions", request.into_form())?;
+        transcription.set_response(meta);
+        Ok(transcription)
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,11 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::{api_error, with_response, Call, Client, WithResponse};
+use crate::error::Error;
+use crate::json::TopLevel;
 use crate::media::MediaInput;
+use crate::meta::ResponseMeta;
 use crate::multipart::{FilePart, Form};
 use crate::serde_util::null_as_default;
 
@@ -167,7 +171,12 @@ pub struct UploadedVoice {
     /// Any other fields, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(UploadedVoice);
 
 /// One uploaded voice, as `GET /audio/voice/list` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -204,7 +213,12 @@ pub struct Voice {
 pub struct VoiceList {
     /// The voices.
     pub results: Vec<Voice>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(VoiceList);
 
 impl<'de> Deserialize<'de> for VoiceList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -219,7 +233,10 @@ impl<'de> Deserialize<'de> for VoiceList {
             array => array,
         };
         let results = Vec::<Voice>::deserialize(list).map_err(D::Error::custom)?;
-        Ok(VoiceList { results })
+        Ok(VoiceList {
+            results,
+            response: ResponseMeta::default(),
+        })
     }
 }
 
@@ -251,18 +268,119 @@ impl DeleteVoiceRequest {
 /// Any 2xx is success; the body is kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct DeleteVoiceResponse(pub Value);
+#[non_exhaustive]
+pub struct DeleteVoiceResponse {
+    /// The body as sent: JSON when it parses, else a JSON string of its text; `null` when empty.
+    pub body: Value,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
+}
+
+with_response!(DeleteVoiceResponse);
 
 impl DeleteVoiceResponse {
     /// The body as JSON when it parses, else as a JSON string of its (lossy UTF-8) text; empty is `null`.
     pub fn from_body(body: &[u8]) -> Self {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return DeleteVoiceResponse(Value::Null);
-        }
-        DeleteVoiceResponse(
+        let body = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
             serde_json::from_slice(body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
-        )
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+        };
+        DeleteVoiceResponse {
+            body,
+            response: ResponseMeta::default(),
+        }
+    }
+}
+
+impl Client {
+    /// Uploads a reference voice as JSON, the audio as a base64 data URI (`POST /uploads/audio/voice`).
+    /// The answer's [`uri`](UploadedVoice::uri) is the `voice` of a
+    /// [`SpeechRequest`](crate::SpeechRequest) with the same model. Needs a real-name-verified account.
+    ///
+    /// Base64 makes the body a third larger than the audio: for large samples prefer
+    /// [`Client::upload_voice_form`]. Errors, retries and timeouts are those of [`Client::chat`].
+    ///
+    /// ```no_run
+    /// use siliconflow::{Client, MediaInput, SpeechRequest, VoiceUploadRequest};
+    ///
+    /// let client = Client::from_env()?;
+    /// let sample = MediaInput::from_path("sample.mp3", "audio/mpeg").map_err(|e| siliconflow::Error::Upload { source: e })?;
+    /// let model = "FunAudioLLM/CosyVoice2-0.5B";
+    /// let voice = client.upload_voice(&VoiceUploadRequest::new(model, "my-voice", "What the sample says.", sample))?;
+    /// let request = SpeechRequest::new(model, "Now in my voice.").voice(voice.uri.as_str());
+    /// # let _ = request;
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn upload_voice(&self, request: &VoiceUploadRequest) -> Result<UploadedVoice, Error> {
+        self.post_json("uploads/audio/voice", request)
+    }
+
+    /// Uploads a reference voice as `multipart/form-data`, the audio as a file part streamed from its
+    /// source (`POST /uploads/audio/voice`). Otherwise like [`Client::upload_voice`]; retried like
+    /// [`Client::transcribe`].
+    ///
+    /// ```no_run
+    /// use siliconflow::multipart::FilePart;
+    /// use siliconflow::{Client, VoiceUploadForm};
+    ///
+    /// let client = Client::from_env()?;
+    /// let sample = FilePart::path("sample.wav")?.content_type("audio/wav");
+    /// let form = VoiceUploadForm::new("FunAudioLLM/CosyVoice2-0.5B", "my-voice", "What the sample says.", sample);
+    /// let voice = client.upload_voice_form(form)?;
+    /// println!("{}", voice.uri);
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn upload_voice_form(&self, form: VoiceUploadForm) -> Result<UploadedVoice, Error> {
+        let (mut voice, meta) =
+            self.post_form::<UploadedVoice>("uploads/audio/voice", form.into_form())?;
+        voice.set_response(meta);
+        Ok(voice)
+    }
+
+    /// Lists the reference voices you uploaded (`GET /audio/voice/list`; the system voices are not
+    /// listed). Errors, retries and timeouts are those of [`Client::chat`].
+    ///
+    /// ```no_run
+    /// let client = siliconflow::Client::from_env()?;
+    /// for voice in &client.list_voices()?.results {
+    ///     println!("{} ({}): {}", voice.custom_name, voice.model, voice.uri);
+    /// }
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn list_voices(&self) -> Result<VoiceList, Error> {
+        self.get_json("audio/voice/list")
+    }
+
+    /// Deletes an uploaded reference voice by its URI (`POST /audio/voice/deletions`). Any 2xx answer is
+    /// success (the documentation gives its body only as "a string"; it is kept in
+    /// [`DeleteVoiceResponse::body`]); a body with an `error` object is [`Error::Api`]. Errors, retries
+    /// and timeouts are those of [`Client::chat`].
+    ///
+    /// ```no_run
+    /// let client = siliconflow::Client::from_env()?;
+    /// client.delete_voice("speech:my-voice:cm04pf7az00061413w7kz5qxs:mjtkgbyuunvtybnsvbxd")?;
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn delete_voice(&self, uri: &str) -> Result<DeleteVoiceResponse, Error> {
+        let body = serde_json::to_vec(&DeleteVoiceRequest::new(uri)).map_err(Error::Serialize)?;
+        let run = || {
+            let mut exchange = self.execute(Call::post_json("audio/voice/deletions", body))?;
+            let raw = exchange.body.read_bounded(self.limits().max_event_size)?;
+            if TopLevel::of(&raw).is_error(false) {
+                return Err(Error::Api(Box::new(api_error(
+                    &exchange.meta,
+                    &raw,
+                    self.redactor(),
+                ))));
+            }
+            let mut answer = DeleteVoiceResponse::from_body(&raw);
+            answer.set_response(exchange.meta);
+            Ok(answer)
+        };
+        run().map_err(|e| self.redact(e))
     }
 }
 
@@ -366,11 +484,11 @@ mod tests {
             serde_json::to_value(DeleteVoiceRequest::new("speech:n:a:b")).unwrap(),
             json!({"uri": "speech:n:a:b"})
         );
-        assert_eq!(DeleteVoiceResponse::from_body(b"\"ok\"").0, json!("ok"));
-        assert_eq!(DeleteVoiceResponse::from_body(b"{}").0, json!({}));
-        assert_eq!(DeleteVoiceResponse::from_body(b"  ").0, Value::Null);
+        assert_eq!(DeleteVoiceResponse::from_body(b"\"ok\"").body, json!("ok"));
+        assert_eq!(DeleteVoiceResponse::from_body(b"{}").body, json!({}));
+        assert_eq!(DeleteVoiceResponse::from_body(b"  ").body, Value::Null);
         assert_eq!(
-            DeleteVoiceResponse::from_body(b"deleted").0,
+            DeleteVoiceResponse::from_body(b"deleted").body,
             json!("deleted")
         );
     }

@@ -16,7 +16,10 @@
 //! Batches are billed from the recharged balance only (not the gift balance), for the requests that
 //! ran, and do not count against the online rate limits.
 
+mod calls;
 pub mod input;
+pub mod job;
 pub mod object;
 pub mod output;
 pub mod request;
+pub(crate) mod results;

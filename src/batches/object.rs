@@ -4,7 +4,9 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::with_response;
 use crate::files::FileRef;
+use crate::meta::ResponseMeta;
 use crate::serde_util::{
     empty_as_none, lenient_string, lenient_u64, null_as_default, open_enum, value_as_u64,
 };
@@ -200,7 +202,12 @@ pub struct Batch {
     /// Any other fields, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(Batch);
 
 impl Batch {
     /// Whether the batch is over (see [`BatchStatus::is_terminal`]).
@@ -340,7 +347,12 @@ pub struct BatchList {
     pub last_id: Option<String>,
     /// Whether more batches follow.
     pub has_more: bool,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(BatchList);
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -379,6 +391,7 @@ impl From<BatchListWire> for BatchList {
                 first_id,
                 last_id,
                 has_more,
+                response: ResponseMeta::default(),
             },
         }
     }

@@ -58,8 +58,15 @@ impl Client {
         let limits = self.limits();
         if is_mime(&meta, "application/json") {
             let raw = body.read_bounded(limits.max_event_size)?;
+            // A chat completion, or a text completion (`choices[].text`) of `/completions`.
             let completion: ChatCompletion =
-                crate::client::parse_body(&raw, &meta, true, self.redactor())?;
+                match crate::client::parse_body(&raw, &meta, true, self.redactor()) {
+                    Ok(completion) => completion,
+                    Err(error @ Error::MalformedChunk { .. }) => {
+                        crate::completions::as_chat_completion(&raw).ok_or(error)?
+                    }
+                    Err(error) => return Err(error),
+                };
             return Ok(ChatStream::replaying(
                 body,
                 completion,

@@ -5,12 +5,16 @@
 //! - [`network`]: proxy and TLS settings.
 //! - [`send`]: one request with its retries, under its limits, with its logging; the response body.
 //! - [`response`]: what a response turns into: a parsed JSON result, an [`ApiError`](crate::ApiError).
+//! - [`poll`]: waiting for an asynchronous job (a video, a batch), with a backoff and cancellable pauses.
+//! - [`upload`]: a multipart form as a request body, re-sent on a retry when it can be.
 
 mod builder;
 mod network;
+mod poll;
 mod response;
 mod send;
 mod settings;
+mod upload;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +24,9 @@ use std::time::Duration;
 use ureq::http::{HeaderName, HeaderValue};
 
 pub use builder::ClientBuilder;
+pub use poll::PollOptions;
 pub(crate) use response::{api_error, parse_body, with_response, WithResponse};
-pub(crate) use send::{Call, Exchange, Method, Payload, Target, Upload};
+pub(crate) use send::{Call, Exchange, Method, Payload, Target};
 pub use settings::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_EVENT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT,
 };

@@ -1,12 +1,16 @@
-//! Files for batch inference: upload (`POST /files`, multipart) and list (`GET /files`).
+//! Files for batch inference: upload (`POST /files`, multipart), list (`GET /files`), and reading a
+//! file's content ([`Client::file_content`](crate::Client::file_content)).
 //!
-//! Both answers come **wrapped** in SiliconFlow's envelope (`{"code":20000,"message":"Ok","status":true,
-//! "data":{…}}`): unwrap them with [`crate::envelope`] before reading a [`FileObject`] or a
-//! [`FileList`]. The creation time is `createdAt` in the upload answer and `created_at` in the list:
-//! both are read into [`FileObject::created_at`].
+//! Both documented answers come **wrapped** in SiliconFlow's envelope (`{"code":20000,"message":"Ok",
+//! "status":true,"data":{…}}`); the client's calls ([`Client::upload_file`](crate::Client::upload_file),
+//! [`Client::list_files`](crate::Client::list_files)) unwrap it, and read a bare answer too. To read a
+//! body yourself, unwrap it with [`crate::envelope`] before reading a [`FileObject`] or a [`FileList`].
+//! The creation time is `createdAt` in the upload answer and `created_at` in the list: both are read
+//! into [`FileObject::created_at`].
 //!
-//! Only the `batch` purpose exists. Retrieving (`GET /files/{id}`), deleting and downloading
-//! (`GET /files/{id}/content`) are **not documented**; see [`FileRef`] for the batch result files.
+//! Only the `batch` purpose exists. Retrieving (`GET /files/{id}`), deleting (`DELETE /files/{id}`) and
+//! downloading (`GET /files/{id}/content`) are **not documented**; see [`FileRef`] for the batch result
+//! files.
 //!
 //! ```
 //! use siliconflow::{envelope, FileList, FileObject, FileUploadRequest};
@@ -28,9 +32,13 @@
 //! # Ok::<(), siliconflow::Error>(())
 //! ```
 
+mod calls;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::client::with_response;
+use crate::meta::ResponseMeta;
 use crate::multipart::{FilePart, Form};
 use crate::serde_util::{empty_as_none, lenient_u64, null_as_default, open_enum};
 
@@ -136,7 +144,12 @@ pub struct FileObject {
     /// Any other fields, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(FileObject);
 
 /// The files of `GET /files` (the envelope's `data`).
 ///
@@ -149,7 +162,12 @@ pub struct FileList {
     pub object: String,
     /// The files.
     pub data: Vec<FileObject>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
 }
+
+with_response!(FileList);
 
 impl<'de> Deserialize<'de> for FileList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -168,7 +186,11 @@ impl<'de> Deserialize<'de> for FileList {
             Value::Null => Vec::new(),
             data => Vec::<FileObject>::deserialize(data).map_err(D::Error::custom)?,
         };
-        Ok(FileList { object, data })
+        Ok(FileList {
+            object,
+            data,
+            response: ResponseMeta::default(),
+        })
     }
 }
 
@@ -233,6 +255,30 @@ impl FileListQuery {
         path
     }
 }
+
+/// The answer of [`Client::delete_file`](crate::Client::delete_file) (`DELETE /files/{id}`, OpenAI's
+/// endpoint; not documented by SiliconFlow): `{"id","object":"file","deleted":true}`, bare or wrapped.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeletedFile {
+    /// The file id.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    /// `"file"`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub object: String,
+    /// Whether the file was deleted (`false` when the answer does not say).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub deleted: bool,
+    /// Fields this crate does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+    /// The response this came from (not part of the JSON).
+    #[serde(skip)]
+    pub(crate) response: ResponseMeta,
+}
+
+with_response!(DeletedFile);
 
 /// A reference to a stored file as a batch reports it (`output_file_id`, `error_file_id`): an id, or —
 /// the docs' "URL valid for one month" suggests it — a pre-signed URL.
