@@ -369,7 +369,7 @@ impl Client {
     /// })?;
     /// for result in job.results() {
     ///     let (custom_id, answer) = result?;
-    ///     println!("{custom_id}: {:?}", answer.map(|c| c.content().into_owned()));
+    ///     println!("{custom_id}: {:?}", answer.map(|c| c.content().to_string()));
     /// }
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
