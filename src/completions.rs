@@ -225,6 +225,30 @@ pub struct Completion {
 with_response!(Completion);
 
 impl Completion {
+    /// The completion a finished stream of `/completions` chunks adds up to.
+    fn from_stream(stream: crate::chat::stream::ChatStream) -> Completion {
+        let choices = stream
+            .choices()
+            .iter()
+            .map(|c| CompletionChoice {
+                index: c.index(),
+                text: c.content().to_string(),
+                finish_reason: c.finish_reason().cloned(),
+                ..CompletionChoice::default()
+            })
+            .collect();
+        let mut completion = Completion {
+            id: stream.id().to_string(),
+            object: "text_completion".to_string(),
+            model: stream.model().to_string(),
+            choices,
+            usage: stream.usage().cloned(),
+            ..Completion::default()
+        };
+        completion.set_response(stream.response().clone());
+        completion
+    }
+
     /// The first choice (index 0), if any.
     pub fn first_choice(&self) -> Option<&CompletionChoice> {
         self.choices
@@ -293,11 +317,34 @@ impl Client {
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
     pub fn completion(&self, request: &CompletionRequest) -> Result<Completion, Error> {
-        let body = request.to_body(false)?;
-        let call = Call::post_json("completions", body);
-        let (mut completion, meta) = self.call_json::<Completion>(call, true)?;
-        completion.set_response(meta);
-        Ok(completion)
+        let run = || {
+            let body = request.to_body(false)?;
+            let exchange = self.execute(Call::post_json("completions", body))?;
+            let crate::client::Exchange { meta, mut body, .. } = exchange;
+            let limits = self.limits();
+            let streamed = meta
+                .header("content-type")
+                .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/event-stream"));
+            if streamed {
+                // A server that streams anyway: read it to the end with the chat stream's decoder.
+                let mut stream = crate::chat::stream::ChatStream::for_http(
+                    body,
+                    meta,
+                    limits,
+                    self.redactor().clone(),
+                );
+                for delta in &mut stream {
+                    delta?;
+                }
+                return Ok(Completion::from_stream(stream));
+            }
+            let raw = body.read_bounded(limits.max_event_size)?;
+            let mut completion: Completion =
+                crate::client::parse_body(&raw, &meta, true, self.redactor())?;
+            completion.set_response(meta);
+            Ok(completion)
+        };
+        run().map_err(|e| self.redact(e))
     }
 
     /// A streamed text completion or fill-in-the-middle (`POST /completions`, sent with `stream: true`),

@@ -153,3 +153,28 @@ fn an_error_inside_the_stream_is_a_stream_error_and_keeps_the_text() {
     assert!(matches!(last, Some(Err(Error::Stream(_)))), "{last:?}");
     assert_eq!(stream.content(), "half");
 }
+
+#[test]
+fn a_streamed_answer_to_a_whole_completion_is_read_to_the_end() {
+    let server = MockServer::start().unwrap();
+    server.enqueue(
+        MockResponse::sse([
+            SseEvent::json(&json!({"id": "c9", "model": MODEL, "choices": [{"index": 0, "text": "    if n "}]})),
+            SseEvent::json(&json!({"choices": [{"index": 0, "text": "< 2:", "finish_reason": "stop"}],
+                                   "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})),
+            SseEvent::done(),
+        ])
+        .header("x-siliconcloud-trace-id", TRACE),
+    );
+    let completion = checks::client(&server)
+        .completion(&CompletionRequest::new(MODEL, "def fib(n):"))
+        .unwrap();
+    assert_eq!(completion.text(), "    if n < 2:");
+    assert_eq!(completion.id, "c9");
+    assert_eq!(
+        completion.choices[0].finish_reason,
+        Some(FinishReason::Stop)
+    );
+    assert_eq!(completion.usage.as_ref().map(|u| u.total_tokens), Some(7));
+    assert_eq!(completion.request_id(), Some(TRACE));
+}
