@@ -214,6 +214,52 @@ fn hostile_answers_do_not_grow_memory_past_the_bound() {
             run: |c| c.user_info().err(),
             expect: |e| e.is_none(),
         },
+        Case {
+            name: "generate_images(): an 8 MiB unknown field of numbers",
+            head: String::new(),
+            body: format!(r#"{{"images":[],"x":[{}0]}}"#, "0,".repeat(4_000_000)).into_bytes(),
+            run: |c| {
+                c.generate_images(&siliconflow::ImageRequest::new("m", "p"))
+                    .err()
+            },
+            expect: |e| e.is_none(),
+        },
+        Case {
+            name: "list_files(): an 8 MiB list of tiny entries",
+            head: String::new(),
+            body: format!(r#"{{"object":"list","data":[{}{{}}]}}"#, "{},".repeat(2_700_000)).into_bytes(),
+            run: |c| c.list_files(&siliconflow::FileListQuery::new()).err(),
+            expect: |_| true,
+        },
+        Case {
+            name: "list_voices(): an 8 MiB list of tiny entries",
+            head: String::new(),
+            body: format!(r#"{{"results":[{}{{}}]}}"#, "{},".repeat(2_700_000)).into_bytes(),
+            run: |c| c.list_voices().err(),
+            expect: |_| true,
+        },
+        Case {
+            name: "completion(): 8 MiB of logprobs numbers",
+            head: String::new(),
+            body: format!(
+                r#"{{"choices":[{{"index":0,"text":"x","logprobs":[{}0]}}]}}"#,
+                "0,".repeat(4_000_000)
+            )
+            .into_bytes(),
+            run: |c| c.completion(&siliconflow::CompletionRequest::new("m", "p")).err(),
+            expect: |e| e.is_none(),
+        },
+        Case {
+            name: "get_batch(): an 8 MiB errors list",
+            head: String::new(),
+            body: format!(
+                r#"{{"id":"b","status":"failed","errors":[{}"e"]}}"#,
+                "\"e\",".repeat(2_000_000)
+            )
+            .into_bytes(),
+            run: |c| c.get_batch("b").err(),
+            expect: |_| true,
+        },
     ];
     for case in &mut cases {
         if case.head.is_empty() {
