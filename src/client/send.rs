@@ -194,14 +194,7 @@ impl Client {
                 "{what}: attempt {} failed (request id {request_id}): {error}; retrying in {delay:?}",
                 retry + 1
             );
-            match &s.cancel {
-                Some(cancel) => {
-                    if !cancel.sleep(delay) {
-                        return Err(Error::Cancelled);
-                    }
-                }
-                None => std::thread::sleep(delay),
-            }
+            self.pause(delay)?;
             retry += 1;
         }
     }
