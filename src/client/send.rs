@@ -19,6 +19,7 @@ use crate::body::ResponseBody;
 use crate::error::{Error, TimeoutKind, MAX_ERROR_BODY};
 use crate::meta::ResponseMeta;
 use crate::net::resolver::LookupFailed;
+use crate::net::ConnectFailed;
 use crate::net::scope::{self, Limits, Stop};
 
 /// An HTTP method the API uses.
@@ -437,6 +438,11 @@ fn send_error(error: ureq::Error) -> Error {
     match error {
         ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<UploadFailed>()) => {
             Error::Upload { source: e }
+        }
+        ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<ConnectFailed>()) => {
+            Error::Connect {
+                source: Box::new(e),
+            }
         }
         ureq::Error::Timeout(Timeout::Connect | Timeout::Resolve) => {
             Error::Timeout(TimeoutKind::Connect)

@@ -12,10 +12,12 @@ pub(crate) mod resolver;
 pub(crate) mod scope;
 pub(crate) mod tcp;
 
+use std::fmt;
+use std::io;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use ureq::unversioned::transport::{ConnectProxyConnector, Connector};
+use ureq::unversioned::transport::{ConnectProxyConnector, ConnectionDetails, Connector};
 
 /// An agent on this crate's thread-free resolver and limit-obeying TCP transport, and the counter of the
 /// connections it opens.
@@ -30,6 +32,54 @@ pub(crate) fn agent(config: ureq::config::Config) -> (ureq::Agent, Arc<AtomicU64
     let connector = connector.chain(ureq::unversioned::transport::RustlsConnector::default());
     #[cfg(feature = "native-tls")]
     let connector = connector.chain(ureq::unversioned::transport::NativeTlsConnector::default());
-    let agent = ureq::Agent::with_parts(config, connector, resolver::CallerThreadResolver);
+    let agent = ureq::Agent::with_parts(
+        config,
+        Connecting(connector),
+        resolver::CallerThreadResolver,
+    );
     (agent, opened)
+}
+
+/// The whole connector chain, marking what fails while a connection is set up (a TLS handshake that
+/// rejects the certificate, a proxy that refuses the tunnel, a reset mid-handshake) as a failure to
+/// connect, whatever form the layer that failed gave it. Timeouts, lookups and this crate's own stops are
+/// already named and pass through.
+#[derive(Debug)]
+struct Connecting<C>(C);
+
+impl<C: Connector<()>> Connector<()> for Connecting<C> {
+    type Out = C::Out;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        self.0.connect(details, chained).map_err(|error| match error {
+            ureq::Error::Timeout(_) => error,
+            ureq::Error::Io(e)
+                if scope::stop_of(&e).is_some()
+                    || e.get_ref().is_some_and(|inner| inner.is::<resolver::LookupFailed>()) =>
+            {
+                ureq::Error::Io(e)
+            }
+            other => ureq::Error::Io(io::Error::other(ConnectFailed(other))),
+        })
+    }
+}
+
+/// The payload of the I/O error of a connection that could not be set up.
+#[derive(Debug)]
+pub(crate) struct ConnectFailed(pub ureq::Error);
+
+impl fmt::Display for ConnectFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for ConnectFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
 }
