@@ -60,61 +60,64 @@ fn tls_server(
                 return;
             };
             let connection = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::StreamOwned::new(connection, tcp);
-            loop {
-                // The request head, then its Content-Length body.
-                let mut reader = BufReader::new(&mut tls);
-                let mut length = 0usize;
-                let mut first = true;
-                loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                    if first {
-                        first = false;
-                    }
-                    if let Some((name, value)) = line.split_once(':') {
-                        if name.eq_ignore_ascii_case("content-length") {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
-                    return;
-                }
-                count.fetch_add(1, Ordering::SeqCst);
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nx-siliconcloud-trace-id: tls-1\r\n\r\n";
-                let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
-                match answer {
-                    Answer::Stream => {
-                        let events =
-                            content_event("secure") + &finish_event("stop") + "data: [DONE]\n\n";
-                        let out = format!("{head}{}0\r\n\r\n", chunk(&events));
-                        if tls
-                            .write_all(out.as_bytes())
-                            .and_then(|()| tls.flush())
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Answer::Stall => {
-                        let out = format!("{head}{}", chunk(&content_event("partial")));
-                        let _ = tls.write_all(out.as_bytes()).and_then(|()| tls.flush());
-                        std::thread::sleep(Duration::from_secs(3));
-                        return;
-                    }
-                }
-            }
+            serve(rustls::StreamOwned::new(connection, tcp), answer, &count);
         }
     });
     (port, served, handle)
+}
+
+/// Answers requests on one TLS connection until the client closes it.
+fn serve(
+    mut tls: rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
+    answer: Answer,
+    count: &AtomicUsize,
+) {
+    loop {
+        // The request head, then its Content-Length body.
+        let mut reader = BufReader::new(&mut tls);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nx-siliconcloud-trace-id: tls-1\r\n\r\n";
+        let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
+        match answer {
+            Answer::Stream => {
+                let events = content_event("secure") + &finish_event("stop") + "data: [DONE]\n\n";
+                let out = format!("{head}{}0\r\n\r\n", chunk(&events));
+                if tls
+                    .write_all(out.as_bytes())
+                    .and_then(|()| tls.flush())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Answer::Stall => {
+                let out = format!("{head}{}", chunk(&content_event("partial")));
+                let _ = tls.write_all(out.as_bytes()).and_then(|()| tls.flush());
+                std::thread::sleep(Duration::from_secs(3));
+                return;
+            }
+        }
+    }
 }
 
 fn builder(port: u16) -> siliconflow::ClientBuilder {

@@ -19,8 +19,8 @@ use crate::body::ResponseBody;
 use crate::error::{Error, TimeoutKind, MAX_ERROR_BODY};
 use crate::meta::ResponseMeta;
 use crate::net::resolver::LookupFailed;
-use crate::net::ConnectFailed;
 use crate::net::scope::{self, Limits, Stop};
+use crate::net::ConnectFailed;
 
 /// An HTTP method the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,16 +55,19 @@ impl<C: Connector<()>> Connector<()> for Connecting<C> {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        self.0.connect(details, chained).map_err(|error| match error {
-            ureq::Error::Timeout(_) => error,
-            ureq::Error::Io(e)
-                if scope::stop_of(&e).is_some()
-                    || e.get_ref().is_some_and(|inner| inner.is::<resolver::LookupFailed>()) =>
-            {
+        self.0
+            .connect(details, chained)
+            .map_err(|error| match error {
+                ureq::Error::Timeout(_) => error,
                 ureq::Error::Io(e)
-            }
-            other => ureq::Error::Io(io::Error::other(ConnectFailed(other))),
-        })
+                    if scope::stop_of(&e).is_some()
+                        || e.get_ref()
+                            .is_some_and(|inner| inner.is::<resolver::LookupFailed>()) =>
+                {
+                    ureq::Error::Io(e)
+                }
+                other => ureq::Error::Io(io::Error::other(ConnectFailed(other))),
+            })
     }
 }
 
