@@ -23,6 +23,9 @@ const BUFFER: usize = 16 * 1024;
 /// back to the pool.
 const MAX_DRAIN: usize = 64 * 1024;
 
+/// The most socket reads after a stream's `[DONE]` (trailers that never end are not waited out).
+const MAX_POLL_READS: u32 = 16;
+
 /// The body of a response, read on the caller's thread.
 ///
 /// Dropping it before the end closes the connection instead of returning it half-read to the pool.
@@ -80,7 +83,10 @@ impl ResponseBody {
     /// end of the chunked framing) without waiting for anything. When the end was there, the connection
     /// goes back to the pool; when it was not, dropping the body closes the connection. Never blocks.
     pub(crate) fn finish_if_ready(&mut self) {
-        self.inner.get_mut().limits.poll = true;
+        let limits = &mut self.inner.get_mut().limits;
+        limits.poll = true;
+        // Normally one read takes the end of the body; a server still sending gets a few, no more.
+        limits.poll_reads.set(MAX_POLL_READS);
         let mut drained = 0;
         while drained < MAX_DRAIN {
             let len = match self.inner.fill_buf() {
@@ -96,7 +102,7 @@ impl ResponseBody {
     /// Reads the whole body, failing with [`Error::EventTooLarge`] past `limit` bytes.
     pub(crate) fn read_bounded(&mut self, limit: usize) -> Result<Vec<u8>, Error> {
         let mut body = Vec::new();
-        self.take(limit as u64 + 1)
+        self.take((limit as u64).saturating_add(1))
             .read_to_end(&mut body)
             .map_err(read_error)?;
         if body.len() > limit {
@@ -143,13 +149,16 @@ pub(crate) fn stop_of(error: &io::Error) -> Option<Stop> {
     scope::stop_of(error)
 }
 
-/// The error for a failed read of a non-streamed body.
+/// The error for a failed read of a non-streamed body. The response had begun: a body that breaks off is
+/// a cut answer (never retried: the work may be done and billed), not a transport failure.
 pub(crate) fn read_error(error: io::Error) -> Error {
     match stop_of(&error) {
         Some(Stop::Timeout(kind)) => Error::Timeout(kind),
         Some(Stop::Cancelled) => Error::Cancelled,
-        _ => Error::Transport {
-            source: Box::new(error),
+        _ => Error::StreamCut {
+            received: 0,
+            reason: format!("the body broke off: {error}"),
+            source: Some(error),
         },
     }
 }

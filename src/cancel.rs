@@ -7,7 +7,7 @@
 //! thread: the canceller's thread does the shutdown, the request's thread does the rest.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -51,13 +51,14 @@ use ureq::unversioned::transport::ShutdownHandle;
 /// println!("\n(stopped after {} bytes)", stream.content().len());
 /// # Ok::<(), siliconflow::Error>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CancelHandle {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
+    /// A number no other handle has had in this process (an address could be reused by a later handle).
+    id: u64,
     cancelled: AtomicBool,
     /// The sockets of the connections this handle's requests use, and the condition a retry waits on.
     sockets: Mutex<Vec<Weak<dyn ShutdownHandle>>>,
@@ -80,6 +81,20 @@ impl PartialEq for CancelHandle {
 }
 
 impl Eq for CancelHandle {}
+
+impl Default for CancelHandle {
+    fn default() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        CancelHandle {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                cancelled: AtomicBool::new(false),
+                sockets: Mutex::new(Vec::new()),
+                wake: Condvar::new(),
+            }),
+        }
+    }
+}
 
 impl CancelHandle {
     /// A new handle, not cancelled.
@@ -105,9 +120,10 @@ impl CancelHandle {
         self.inner.cancelled.load(Ordering::SeqCst)
     }
 
-    /// An identity for this handle and its clones, to remember which handle a socket is registered with.
-    pub(crate) fn id(&self) -> usize {
-        Arc::as_ptr(&self.inner) as usize
+    /// An identity for this handle and its clones, unique in the process, to remember which handle a
+    /// socket is registered with.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// Registers a connection's socket so that [`cancel`](Self::cancel) can shut it down. Returns `false`
@@ -126,6 +142,13 @@ impl CancelHandle {
             return false;
         }
         true
+    }
+
+    /// Forgets a socket (its connection now serves another request, or none): a later cancel of this
+    /// handle must not touch it.
+    pub(crate) fn unregister(&self, socket: &Weak<dyn ShutdownHandle>) {
+        self.lock()
+            .retain(|s| s.strong_count() > 0 && !Weak::ptr_eq(s, socket));
     }
 
     /// Sleeps for `duration` (a retry's backoff), returning early with `false` when the handle is cancelled.

@@ -86,8 +86,8 @@ pub enum Error {
     },
 
     /// The event stream ended before `[DONE]` while a choice had not finished, or the connection broke while
-    /// the body was being read. The text received so far stays readable on the stream. Never retried: the
-    /// server may have done (and billed) the work.
+    /// a body (a stream, a JSON answer, a download) was being read. The text a stream received so far stays
+    /// readable on it. Never retried: the server may have done (and billed) the work.
     #[error("the stream was cut after {received} events: {reason}")]
     StreamCut {
         /// How many events had been received.
@@ -207,6 +207,10 @@ impl Error {
     /// before the response: connection failures, timeouts before the response headers, transport errors
     /// before the response, and HTTP 408, 409, 429 and 5xx (unless the server said `x-should-retry:
     /// false`; `x-should-retry: true` makes any status retryable).
+    ///
+    /// The client also retries an idle or event timeout that fires before the response (a stalled upload, a
+    /// streaming request whose head does not come): such an error reaches you only after the last retry,
+    /// and `is_retryable` answers `false` for it, as for one during a body.
     ///
     /// Failures of a stream already in the caller's hands ([`Error::Stream`], [`Error::StreamCut`],
     /// [`TimeoutKind::Idle`], …) are never retried by the client and answer `false`.
@@ -538,10 +542,10 @@ impl Redactor {
         error
     }
 
-    /// Scrubs every header value.
+    /// Scrubs every header name and value (a lower-case key is a valid header name).
     pub(crate) fn headers(&self, headers: &mut Headers) {
         if self.is_active() {
-            headers.values_mut().for_each(|v| self.scrub(v));
+            headers.texts_mut().for_each(|v| self.scrub(v));
         }
     }
 }

@@ -103,9 +103,9 @@ impl Headers {
         self.entries.is_empty()
     }
 
-    /// Every value, for scrubbing.
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut String> + '_ {
-        self.entries.iter_mut().map(|(_, v)| v)
+    /// Every name and value, for scrubbing.
+    pub(crate) fn texts_mut(&mut self) -> impl Iterator<Item = &mut String> + '_ {
+        self.entries.iter_mut().flat_map(|(n, v)| [n, v])
     }
 
     /// The value of `name`, or of a header ending in `-name` (a gateway's renamed copy).

@@ -26,82 +26,118 @@ impl Redactor {
     /// Keys shorter than this are placeholders (`"ollama"`), not secrets: scrubbing them would mangle text.
     pub(crate) const MIN_SECRET: usize = 8;
 
-    /// The longest form of one key character: `\u0041`.
-    const MAX_FORM: usize = 6;
+    /// The longest form of one key character: `%5Cu0041` (a JSON escape whose backslash is
+    /// percent-encoded).
+    const MAX_FORM: usize = 8;
 
     pub(crate) fn new(secret: &str) -> Self {
         Redactor((secret.len() >= Self::MIN_SECRET).then(|| secret.as_bytes().into()))
     }
 
     /// How many bytes past a cut may still belong to a key that starts before it: read this many more than
-    /// you keep, scrub, then cut.
+    /// you keep, then cut with [`scrub_prefix`](Self::scrub_prefix).
     pub(crate) fn margin(&self) -> usize {
         self.0.as_ref().map_or(0, |k| k.len() * Self::MAX_FORM)
-    }
-
-    /// Replaces every occurrence of the key, in any of its encoded forms.
-    pub(crate) fn scrub(&self, text: &mut String) {
-        let Some(key) = &self.0 else { return };
-        let bytes = text.as_bytes();
-        let mut out: Option<String> = None;
-        let mut copied = 0;
-        let mut at = 0;
-        while at < bytes.len() {
-            let Some(found) = memchr::memchr3(key[0], b'\\', b'%', &bytes[at..]) else {
-                break;
-            };
-            let start = at + found;
-            match match_key(key, &bytes[start..]) {
-                Some(len) => {
-                    let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
-                    // `start` and `start + len` are ASCII positions, so on character boundaries.
-                    out.push_str(&text[copied..start]);
-                    out.push_str(REDACTED);
-                    copied = start + len;
-                    at = copied;
-                }
-                None => at = start + 1,
-            }
-        }
-        if let Some(mut out) = out {
-            out.push_str(&text[copied..]);
-            *text = out;
-        }
-    }
-
-    /// The text scrubbed, then cut to at most `max` bytes (see [`cut`]).
-    pub(crate) fn scrub_cut(&self, text: &str, max: usize) -> String {
-        // Only the part that can survive the cut (plus a key's length past it) needs scrubbing.
-        let mut end = (max + self.margin()).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        let mut kept = text[..end].to_string();
-        self.scrub(&mut kept);
-        let cut_at = kept.len().min(max);
-        let mut out = cut_to(&kept, cut_at);
-        if text.len() > end || kept.len() > max {
-            out.push_str(&format!("… ({} bytes in all)", text.len()));
-        }
-        out
     }
 
     /// Whether there is a key to scrub.
     pub(crate) fn is_active(&self) -> bool {
         self.0.is_some()
     }
+
+    /// Every occurrence of the key in `text`, in any mix of its encoded forms: byte ranges, in order, not
+    /// overlapping. (Both ends are ASCII positions, so character boundaries.)
+    fn occurrences(&self, text: &str) -> Vec<(usize, usize)> {
+        let Some(key) = &self.0 else {
+            return Vec::new();
+        };
+        let bytes = text.as_bytes();
+        let mut found = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let Some(offset) = memchr::memchr3(key[0], b'\\', b'%', &bytes[at..]) else {
+                break;
+            };
+            let start = at + offset;
+            match match_key(key, &bytes[start..]) {
+                Some(len) => {
+                    found.push((start, start + len));
+                    at = start + len;
+                }
+                None => at = start + 1,
+            }
+        }
+        found
+    }
+
+    /// Replaces every occurrence of the key, in any of its encoded forms.
+    pub(crate) fn scrub(&self, text: &mut String) {
+        let found = self.occurrences(text);
+        if !found.is_empty() {
+            *text = replace(text, &found, text.len());
+        }
+    }
+
+    /// The text up to byte `max` of the text as given (never past an occurrence of the key that the cut
+    /// would split), with every occurrence replaced. The cut is measured in the text as given, not in the
+    /// scrubbed one, so a key lying past the cut can never be pulled in by the shorter replacements before
+    /// it. `text` should reach [`margin`](Self::margin) bytes past `max` when it is itself a cut of a
+    /// longer text, so that a key starting before `max` is found whole.
+    pub(crate) fn scrub_prefix(&self, text: &str, max: usize) -> String {
+        let mut end = max.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let found = self.occurrences(text);
+        if let Some(&(start, _)) = found
+            .iter()
+            .find(|&&(start, stop)| start < end && stop > end)
+        {
+            end = start;
+        }
+        let before: Vec<(usize, usize)> =
+            found.into_iter().filter(|&(_, stop)| stop <= end).collect();
+        replace(text, &before, end)
+    }
+
+    /// The text scrubbed and cut to about `max` bytes (see [`scrub_prefix`](Self::scrub_prefix)), the
+    /// cut marked.
+    pub(crate) fn scrub_cut(&self, text: &str, max: usize) -> String {
+        if text.len() <= max {
+            let mut out = text.to_string();
+            self.scrub(&mut out);
+            return out;
+        }
+        let mut out = self.scrub_prefix(text, max);
+        out.push_str(&format!("… ({} bytes in all)", text.len()));
+        out
+    }
+}
+
+/// `text[..end]` with each of the ranges (all before `end`) replaced by [`REDACTED`].
+fn replace(text: &str, ranges: &[(usize, usize)], end: usize) -> String {
+    let mut out = String::with_capacity(end);
+    let mut copied = 0;
+    for &(start, stop) in ranges {
+        out.push_str(&text[copied..start]);
+        out.push_str(REDACTED);
+        copied = stop;
+    }
+    out.push_str(&text[copied..end]);
+    out
 }
 
 /// The length of the key's occurrence at the start of `text`, in any mix of raw, JSON-escaped and
-/// percent-encoded characters. A `\\` or a `%` in the text may be a raw key character or start an escape,
-/// so every reading is followed (the set of text offsets reached after each key character stays small).
+/// percent-encoded characters (also a JSON escape whose backslash is itself percent-encoded, `%5C/`). A
+/// `\\` or a `%` in the text may be a raw key character or start an escape, so every reading is followed
+/// (the set of text offsets reached after each key character stays small).
 fn match_key(key: &[u8], text: &[u8]) -> Option<usize> {
     let mut offsets = vec![0usize];
     let mut next = Vec::new();
     for &want in key {
         next.clear();
         for &at in &offsets {
-            for len in forms(want, &text[at..]).into_iter().flatten() {
+            for len in forms(want, &text[at..]) {
                 if !next.contains(&(at + len)) {
                     next.push(at + len);
                 }
@@ -115,27 +151,44 @@ fn match_key(key: &[u8], text: &[u8]) -> Option<usize> {
     offsets.into_iter().max()
 }
 
-/// The lengths of the encodings of `want` that `rest` starts with: raw, `\uXXXX`, `\"` `\\` `\/`, `%XX`.
-fn forms(want: u8, rest: &[u8]) -> [Option<usize>; 3] {
-    let raw = (rest.first() == Some(&want)).then_some(1);
-    let escaped = match (rest.first(), rest.get(1)) {
-        (Some(b'\\'), Some(b'u')) => rest
-            .get(2..6)
-            .and_then(hex)
-            .filter(|&code| code == u32::from(want))
-            .map(|_| 6),
-        (Some(b'\\'), Some(&c)) if c == want && matches!(c, b'"' | b'\\' | b'/') => Some(2),
+/// The lengths of the encodings of `want` that `rest` starts with: raw; percent-encoded `%XX`; a JSON
+/// escape (`\\uXXXX`, or `\\"` `\\\\` `\\/` for those three characters, the escaped character itself raw or
+/// percent-encoded), its backslash raw or percent-encoded (`%5C`).
+fn forms(want: u8, rest: &[u8]) -> Vec<usize> {
+    let mut lens = Vec::new();
+    if rest.first() == Some(&want) {
+        lens.push(1);
+    }
+    let percent = |at: usize| {
+        (rest.get(at) == Some(&b'%'))
+            .then(|| rest.get(at + 1..at + 3).and_then(hex))
+            .flatten()
+    };
+    if percent(0) == Some(u32::from(want)) {
+        lens.push(3);
+    }
+    // The escape's backslash: raw, or percent-encoded.
+    let escape = match rest.first() {
+        Some(b'\\') => Some(1),
+        Some(b'%') if percent(0) == Some(u32::from(b'\\')) => Some(3),
         _ => None,
     };
-    let percent = match rest.first() {
-        Some(b'%') => rest
-            .get(1..3)
-            .and_then(hex)
-            .filter(|&code| code == u32::from(want))
-            .map(|_| 3),
-        _ => None,
-    };
-    [raw, escaped, percent]
+    if let Some(e) = escape {
+        if rest.get(e) == Some(&b'u')
+            && rest.get(e + 1..e + 5).and_then(hex) == Some(u32::from(want))
+        {
+            lens.push(e + 5);
+        }
+        if matches!(want, b'"' | b'\\' | b'/') {
+            if rest.get(e) == Some(&want) {
+                lens.push(e + 1);
+            }
+            if percent(e) == Some(u32::from(want)) {
+                lens.push(e + 3);
+            }
+        }
+    }
+    lens
 }
 
 /// Hex digits (any case) as a number.
@@ -181,6 +234,14 @@ mod tests {
         let u_upper: String = key.bytes().map(|b| format!("\\u{b:04X}")).collect();
         let percent: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
         let slashes = key.replace('/', "\\/");
+        let double: String = key
+            .bytes()
+            .map(|b| match b {
+                b'/' => "%5C%2F".to_string(),
+                b'"' => "%5C\"".to_string(),
+                _ => format!("%5Cu{b:04x}"),
+            })
+            .collect();
         let mixed: String = key
             .bytes()
             .enumerate()
@@ -199,6 +260,7 @@ mod tests {
             percent,
             slashes,
             mixed,
+            double,
         ]
     }
 
@@ -230,6 +292,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cut_is_measured_in_the_text_as_given() {
+        // Two \u-escaped keys shrink to `<redacted>` when scrubbed: a cut measured in the scrubbed text
+        // would reach the third key, which the given text's cut leaves out.
+        let redactor = Redactor::new(KEY);
+        let escaped: String = KEY.bytes().map(|b| format!("\\u{b:04x}")).collect();
+        let text = format!("{escaped}{escaped}{}{KEY}", "p".repeat(50));
+        let max = escaped.len() * 2 + 50 + 10;
+        let out = redactor.scrub_prefix(&text, max);
+        assert_eq!(out, format!("<redacted><redacted>{}", "p".repeat(50)));
     }
 
     #[test]

@@ -158,6 +158,11 @@ pub(crate) fn parse_http_date(text: &str) -> Option<u64> {
     {
         return None;
     }
+    // Years past 9999 are no date a server means; bounding the year keeps the arithmetic below far from
+    // overflowing.
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
     // Days from the civil date (Howard Hinnant's algorithm).
     let (y, m) = if month <= 2 {
         (year - 1, month + 9)

@@ -106,7 +106,8 @@ fn expect(phase: Phase, setting: Setting, endpoint: &Endpoint) -> Option<Expect>
         return None;
     }
     Some(match phase {
-        // Writes are bounded by the idle timeout; the event timeout is about reads.
+        // Each write is bounded by the idle timeout, the whole send by the event timeout.
+        Phase::Send if event < idle => Expect::Timeout(K::Event, event),
         Phase::Send => Expect::Timeout(K::Idle, idle),
         // A stream's (or a streamed download's) head is bounded by the idle timeout too; a JSON answer's
         // by the response timeout (a non-streamed reasoning answer may think for minutes before its

@@ -124,8 +124,9 @@ pub(crate) fn parse_body<T: DeserializeOwned>(
 /// request id, headers and retry advice.
 pub(crate) fn api_error(meta: &ResponseMeta, body: &[u8], redactor: &Redactor) -> ApiError {
     let body = &body[..body.len().min(MAX_ERROR_BODY + redactor.margin())];
-    let mut text = String::from_utf8_lossy(body).into_owned();
-    redactor.scrub(&mut text);
+    // Cut where the text as given reaches 64 KiB (a key past the cut stays out, whatever the scrubbing
+    // before it shortened), every key before the cut scrubbed.
+    let text = redactor.scrub_prefix(&String::from_utf8_lossy(body), MAX_ERROR_BODY);
     let mut error = ApiError::parse(meta.status(), text.as_bytes());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

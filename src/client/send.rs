@@ -173,7 +173,13 @@ impl Client {
                 Payload::Upload(upload) => upload.replayable() || !attempt.upload_touched,
                 _ => true,
             };
-            let delay = (error.is_retryable() && replayable)
+            // Everything here failed before the response: an idle or event timeout too (a stalled upload, a
+            // streaming request's head that does not come) is worth another attempt.
+            let before_response = matches!(
+                error,
+                Error::Timeout(TimeoutKind::Idle | TimeoutKind::Event)
+            );
+            let delay = ((error.is_retryable() || before_response) && replayable)
                 .then(|| s.retry.delay(retry, error.retry_after()))
                 .flatten();
             let Some(delay) = delay else {
@@ -244,9 +250,11 @@ impl Client {
             deadline,
             read_idle: if call.streaming { s.idle_timeout } else { None },
             write_idle: s.idle_timeout,
-            unit: None,
+            // The whole request (head and body) must be sent within the event timeout: a server that
+            // takes the bytes one at a time cannot keep the send going for ever.
+            write_unit: s.event_timeout.and_then(|t| Instant::now().checked_add(t)),
             cancel: s.cancel.clone(),
-            poll: false,
+            ..Limits::default()
         };
         if let Err(stop) = limits.bound(false) {
             return Err(stop_error(stop));
@@ -338,10 +346,8 @@ impl Client {
         let limits = Limits {
             deadline,
             read_idle: s.idle_timeout,
-            write_idle: None,
-            unit: None,
             cancel: s.cancel.clone(),
-            poll: false,
+            ..Limits::default()
         };
         let body = ResponseBody::new(response.into_body().into_reader(), limits, s.event_timeout);
         let success = (200..300).contains(&meta.status());

@@ -38,7 +38,7 @@ pub(crate) fn saturate(duration: Duration) -> Duration {
 
 /// What a clone may change for its own requests ([`Client::with_deadline`](crate::Client::with_deadline)
 /// and friends).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
@@ -52,6 +52,27 @@ pub(crate) struct Settings {
     pub extra_headers: Vec<(String, String)>,
     pub extra_query: Vec<(String, String)>,
     pub cancel: Option<CancelHandle>,
+}
+
+impl std::fmt::Debug for Settings {
+    /// Every setting, but only the names of the extra headers and query parameters: their values may be
+    /// secrets (a gateway's key in `x-api-key`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names =
+            |pairs: &[(String, String)]| pairs.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        f.debug_struct("Settings")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("event_timeout", &self.event_timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
+            .field("limits", &self.limits)
+            .field("extra_headers", &names(&self.extra_headers))
+            .field("extra_query", &names(&self.extra_query))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
 }
 
 impl Default for Settings {

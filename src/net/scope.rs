@@ -33,6 +33,10 @@ pub(crate) struct Limits {
     pub cancel: Option<CancelHandle>,
     /// Read only what has already arrived: a read that would wait fails instead.
     pub poll: bool,
+    /// In poll mode, how many more reads of the socket are allowed.
+    pub poll_reads: Cell<u32>,
+    /// When the request (head and body) must have been sent: the event timeout, applied to writes.
+    pub write_unit: Option<Instant>,
 }
 
 /// Why one of these limits stopped an operation.
@@ -123,7 +127,8 @@ impl Limits {
     /// applies to reads only), or the stop that has already happened. Reads the clock only when a deadline
     /// or an event timeout is set.
     pub(crate) fn bound(&self, reading: bool) -> Result<Option<Bound>, Stop> {
-        let now = (self.deadline.is_some() || self.unit.is_some()).then(Instant::now);
+        let now = (self.deadline.is_some() || self.unit.is_some() || self.write_unit.is_some())
+            .then(Instant::now);
         self.bound_at(now, reading)
     }
 
@@ -147,10 +152,9 @@ impl Limits {
         }
         let left =
             |at: Instant| now.map_or(Duration::ZERO, |now| at.saturating_duration_since(now));
-        if reading {
-            if let Some(unit) = self.unit {
-                tighten(left(unit), Stop::Timeout(TimeoutKind::Event));
-            }
+        let unit = if reading { self.unit } else { self.write_unit };
+        if let Some(unit) = unit {
+            tighten(left(unit), Stop::Timeout(TimeoutKind::Event));
         }
         if let Some(deadline) = self.deadline {
             tighten(left(deadline), Stop::Timeout(TimeoutKind::Deadline));

@@ -20,6 +20,7 @@ use ureq::unversioned::transport::{
 };
 
 use super::scope::{self, Bound, Stop};
+use crate::cancel::CancelHandle;
 
 /// Opens TCP connections for the agent; counts them.
 #[derive(Default)]
@@ -70,7 +71,10 @@ impl<In: Transport> Connector<In> for TcpConnector {
             read_timeout: None,
             write_timeout: None,
             nonblocking: false,
-            registered_with: 0,
+            registered_with: None,
+            connect_until: (!details.timeout.after.is_not_happening())
+                .then(|| Instant::now().checked_add(*details.timeout.after))
+                .flatten(),
         };
         (details.register_shutdown)(transport.shutdown_handle())?;
         Ok(Some(Either::B(transport)))
@@ -169,8 +173,11 @@ pub(crate) struct TcpTransport {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     nonblocking: bool,
-    /// The cancel handle (by id) the socket was last registered with.
-    registered_with: usize,
+    /// The cancel handle of the request the connection serves, if it has one: a connection goes back to the
+    /// pool and serves other requests, and only the current one's handle may shut it down.
+    registered_with: Option<CancelHandle>,
+    /// The end of the connect budget, while the connection is being set up (TLS, a proxy's tunnel).
+    connect_until: Option<Instant>,
 }
 
 impl fmt::Debug for TcpTransport {
@@ -189,24 +196,43 @@ impl TcpTransport {
 
     /// Prepares one read or write: applies the limits, registers the socket for cancellation, and returns
     /// the wait and what it means when it runs out (`None`: ureq's own phase timeout).
-    fn prepare(&mut self, ureq: NextTimeout, reading: bool) -> Result<Prepared, ureq::Error> {
-        let ureq_after = (!ureq.after.is_not_happening()).then(|| *ureq.after);
+    fn prepare(
+        &mut self,
+        ureq: NextTimeout,
+        reading: bool,
+        elapsed: Duration,
+    ) -> Result<Prepared, ureq::Error> {
+        // ureq's limit for this call, less what earlier writes of the same call took.
+        let mut ureq_after =
+            (!ureq.after.is_not_happening()).then(|| ureq.after.saturating_sub(elapsed));
+        // While connecting (a TLS handshake, a proxy's CONNECT answer), ureq hands every read the whole
+        // connect budget again: one budget, started when the connection was opened, bounds them all.
+        if ureq.reason == ureq::Timeout::Connect {
+            if let Some(until) = self.connect_until {
+                let left = until.saturating_duration_since(Instant::now());
+                ureq_after = Some(ureq_after.map_or(left, |after| after.min(left)));
+            }
+        } else {
+            self.connect_until = None;
+        }
         if ureq_after.is_some_and(|a| a.is_zero()) {
             return Err(ureq::Error::Timeout(ureq.reason));
         }
         let (ours, poll) = scope::with_current(|limits| {
+            self.register(limits.and_then(|l| l.cancel.as_ref()))?;
             let Some(limits) = limits else {
                 return Ok((None, false));
             };
-            if let Some(cancel) = &limits.cancel {
-                if cancel.id() != self.registered_with {
-                    self.registered_with = cancel.id();
-                    if !cancel.register(self.shutdown_handle()) {
-                        return Err(Stop::Cancelled);
-                    }
+            let poll = limits.poll && reading;
+            if poll {
+                // A server that keeps sending after `[DONE]` (endless trailers) gets a few reads, no more.
+                let left = limits.poll_reads.get();
+                if left == 0 {
+                    return Err(Stop::WouldBlock);
                 }
+                limits.poll_reads.set(left - 1);
             }
-            Ok((limits.bound(reading)?, limits.poll))
+            Ok((limits.bound(reading)?, poll))
         })
         .map_err(stopped)?;
         let (wait, ours) = match (ureq_after, ours) {
@@ -219,8 +245,32 @@ impl TcpTransport {
             wait,
             ours,
             ureq_reason: ureq.reason,
-            poll: poll && reading,
+            poll,
         })
+    }
+
+    /// Makes `cancel` (the current request's handle, or none) the only handle that can shut this
+    /// connection down; fails when it is already cancelled.
+    fn register(&mut self, cancel: Option<&CancelHandle>) -> Result<(), Stop> {
+        let same = match (&self.registered_with, cancel) {
+            (Some(old), Some(new)) => old.id() == new.id(),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        let socket = self.shutdown_handle();
+        if let Some(old) = self.registered_with.take() {
+            old.unregister(&socket);
+        }
+        if let Some(new) = cancel {
+            self.registered_with = Some(new.clone());
+            if !new.register(socket) {
+                return Err(Stop::Cancelled);
+            }
+        }
+        Ok(())
     }
 
     /// After an operation: a cancel that woke it is the cancel's, whatever the socket said.
@@ -280,25 +330,34 @@ impl Transport for TcpTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let prepared = self.prepare(timeout.for_write(), false)?;
-        self.set_blocking_mode(false)?;
+        // Each `write(2)` waits at most what the limits leave at that moment: a peer that takes the bytes
+        // slowly cannot stretch one wait past the deadline.
+        let started = Instant::now();
         let stream = Arc::clone(&self.stream);
-        update(&mut self.write_timeout, prepared.wait, |t| {
-            stream.0.set_write_timeout(t)
-        })?;
-        let result = write_all(&stream.0, &self.buffers.output()[..amount]);
-        if self.cancelled() {
-            return Err(stopped(Stop::Cancelled));
+        self.set_blocking_mode(false)?;
+        let mut written = 0;
+        while written < amount {
+            let prepared = self.prepare(timeout.for_write(), false, started.elapsed())?;
+            update(&mut self.write_timeout, prepared.wait, |t| {
+                stream.0.set_write_timeout(t)
+            })?;
+            let result = (&stream.0).write(&self.buffers.output()[written..amount]);
+            if self.cancelled() {
+                return Err(stopped(Stop::Cancelled));
+            }
+            match result {
+                Ok(0) => return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Err(prepared.timed_out()),
+                Err(e) => return Err(ureq::Error::Io(e)),
+            }
         }
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if is_timeout(&e) => Err(prepared.timed_out()),
-            Err(e) => Err(ureq::Error::Io(e)),
-        }
+        Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let prepared = self.prepare(timeout.for_read(), true)?;
+        let prepared = self.prepare(timeout.for_read(), true, Duration::ZERO)?;
         let stream = Arc::clone(&self.stream);
         if prepared.poll {
             self.set_blocking_mode(true)?;
@@ -342,17 +401,4 @@ impl Transport for TcpTransport {
         );
         open && self.set_blocking_mode(false).is_ok()
     }
-}
-
-/// `write_all`, retrying interrupted writes.
-fn write_all(mut stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        match stream.write(data) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }

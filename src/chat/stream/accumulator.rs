@@ -13,7 +13,7 @@ use crate::chat::response::{FinishReason, ToolCall, Usage};
 use crate::chat::think::ThinkSplitter;
 use crate::error::{Error, MAX_SNIPPET};
 use crate::limits::StreamLimits;
-use crate::redact::cut;
+use crate::redact::Redactor;
 
 use super::delta::{ChatDelta, ToolCallDelta};
 
@@ -233,8 +233,8 @@ impl UsageSlot {
             .as_ref()
     }
 
-    /// The error for a malformed last usage, if it is one.
-    pub(crate) fn check(&self) -> Result<(), Error> {
+    /// The error for a malformed last usage, if it is one (its text scrubbed of the key before it is cut).
+    pub(crate) fn check(&self, redactor: &Redactor) -> Result<(), Error> {
         if self.parsed.get().is_some_and(Option::is_some) {
             return Ok(());
         }
@@ -242,7 +242,7 @@ impl UsageSlot {
             .map(drop)
             .map_err(|source| Error::MalformedChunk {
                 event: self.event,
-                data: cut(&self.raw, MAX_SNIPPET),
+                data: redactor.scrub_cut(&self.raw, MAX_SNIPPET),
                 source: source.into(),
             })
     }

@@ -264,7 +264,7 @@ impl<R: BufRead> ChatStream<R> {
                 return Err(Error::Stream(Box::new(self.stream_error(data))));
             }
             if data == "[DONE]" {
-                self.acc.usage.check()?;
+                self.acc.usage.check(&self.redactor)?;
                 self.release_held_tags();
                 self.state = State::Ended(StreamEnd::Done);
                 if let Some(hooks) = &self.hooks {
@@ -349,7 +349,7 @@ impl<R: BufRead> ChatStream<R> {
         let finished = !self.acc.choices.is_empty()
             && self.acc.choices.iter().all(|c| c.finish_reason().is_some());
         if finished {
-            self.acc.usage.check()?;
+            self.acc.usage.check(&self.redactor)?;
             self.state = State::Ended(StreamEnd::FinishedWithoutDone);
             return Ok(());
         }
