@@ -26,6 +26,28 @@ const MAX_DISPLAYED_MESSAGE: usize = 1024;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong while talking to the API.
+///
+/// Every variant is matchable, none is a panic, and none shows the API key. What to do about each is in
+/// the README's failure table; the usual handling:
+///
+/// ```no_run
+/// use siliconflow::{ChatRequest, Client, Error, Message, TimeoutKind};
+///
+/// let client = Client::from_env()?;
+/// let request = ChatRequest::new("Qwen/Qwen3-8B", vec![Message::user("Hi")]);
+/// match client.chat(&request) {
+///     Ok(completion) => println!("{}", completion.content()),
+///     // The server said no: the status, its code and message, and the request id for support.
+///     Err(Error::Api(e)) if e.status == 429 => eprintln!("rate limited; wait {:?}", e.retry_after),
+///     Err(Error::Api(e)) => eprintln!("HTTP {}: {} (request id {:?})", e.status, e.message, e.request_id),
+///     Err(Error::Timeout(TimeoutKind::Deadline)) => eprintln!("out of time"),
+///     Err(Error::Cancelled) => eprintln!("stopped"),
+///     // Retryable failures were already retried by the client's RetryPolicy.
+///     Err(e) if e.is_retryable() => eprintln!("transient failure, retries used up: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok::<(), siliconflow::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -265,6 +287,19 @@ impl fmt::Display for TimeoutKind {
 /// The body parser understands OpenAI's `{"error":{"message","type","param","code"}}`, SiliconFlow's
 /// `{"code":20012,"message":"…","data":null}`, a bare JSON string such as `"Invalid token"`, a
 /// `{"detail": …}` object, and plain text.
+///
+/// ```no_run
+/// # let client = siliconflow::Client::from_env()?;
+/// # let request = siliconflow::ChatRequest::new("no/such-model", vec![]);
+/// if let Err(error) = client.chat(&request) {
+///     if let Some(api) = error.api_error() {
+///         eprintln!("HTTP {} code {:?}: {}", api.status, api.code, api.message);
+///         eprintln!("quote this to support: {:?}", api.request_id);
+///         eprintln!("requests left: {:?}", api.headers.get("x-ratelimit-remaining-requests"));
+///     }
+/// }
+/// # Ok::<(), siliconflow::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {

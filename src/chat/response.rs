@@ -31,6 +31,24 @@ open_enum! {
 }
 
 /// A complete (non-streamed, or accumulated) chat completion.
+///
+/// It has the same accessors as a [`ChatStream`](crate::ChatStream) (`content()`, `reasoning_content()`,
+/// `tool_calls()`, `finish_reason()`, `usage()`, `message()`), and the metadata of the response it came
+/// from (`response()`, `request_id()`).
+///
+/// ```
+/// use siliconflow::{ChatCompletion, FinishReason};
+///
+/// let completion: ChatCompletion = serde_json::from_str(r#"{"id":"c1","model":"Qwen/Qwen3-8B",
+///     "choices":[{"index":0,"message":{"role":"assistant","content":"Paris.","reasoning_content":"Easy."},
+///     "finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12}}"#)?;
+/// assert_eq!(completion.content(), "Paris.");
+/// assert_eq!(completion.reasoning_content(), "Easy.");
+/// assert_eq!(completion.finish_reason(), Some(&FinishReason::Stop));
+/// assert_eq!(completion.usage().map(|u| u.total_tokens), Some(12));
+/// assert_eq!(completion.request_id(), None); // built by hand, not received
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ChatCompletion {
