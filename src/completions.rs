@@ -36,13 +36,18 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::bounded::Entry;
 use crate::chat::request::Stop;
-use crate::chat::response::{ChatCompletion, FinishReason, Usage};
+use crate::chat::response::{FinishReason, Usage};
 use crate::chat::stream::ChatStream;
 use crate::client::{with_response, Call, Client, WithResponse};
 use crate::error::Error;
+use crate::extra::with_extra;
+use crate::lenient::lenient_u64;
+use crate::limits::DEFAULT_MAX_CHOICES;
 use crate::meta::ResponseMeta;
-use crate::serde_util::{empty_as_none, lenient_u64, null_as_default};
+use crate::raw::RawJson;
+use crate::serde_util::{empty_as_none, null_as_default};
 
 /// A completion request: the model, the prompt, and the optional parameters, each omitted from the JSON
 /// while unset.
@@ -178,48 +183,50 @@ impl CompletionRequest {
     }
 }
 
-/// The answer of `POST /completions` (and, chunk by chunk, the shape of each streamed event).
-///
-/// ```
-/// use siliconflow::Completion;
-///
-/// // A streamed chunk has the same shape: the new text in `choices[].text`.
-/// let chunk: Completion = serde_json::from_str(
-///     r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"    a + b","finish_reason":null}]}"#,
-/// ).unwrap();
-/// assert_eq!((chunk.text(), chunk.finish_reason()), ("    a + b", None));
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Completion {
-    /// The completion id.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub id: String,
-    /// `"text_completion"`.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub object: String,
-    /// Creation time, Unix seconds.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub created: Option<u64>,
-    /// The model that answered.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub model: String,
-    /// The choices, one per `n`.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub choices: Vec<CompletionChoice>,
-    /// Token usage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-    /// Any other fields (the schema's odd `prompt` echo array, `system_fingerprint`, …), as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of `POST /completions` (and, chunk by chunk, the shape of each streamed event).
+    ///
+    /// Unknown fields (the schema's odd `prompt` echo array, `system_fingerprint`, …) are kept in
+    /// [`extra`](Completion::extra).
+    ///
+    /// ```
+    /// use siliconflow::Completion;
+    ///
+    /// // A streamed chunk has the same shape: the new text in `choices[].text`.
+    /// let chunk: Completion = serde_json::from_str(
+    ///     r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"    a + b","finish_reason":null}]}"#,
+    /// ).unwrap();
+    /// assert_eq!((chunk.text(), chunk.finish_reason()), ("    a + b", None));
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Completion {
+        /// The completion id.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub id: String,
+        /// `"text_completion"`.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub object: String,
+        /// Creation time, Unix seconds.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub created: Option<u64>,
+        /// The model that answered.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub model: String,
+        /// The choices, one per `n` (read: at most [`DEFAULT_MAX_CHOICES`]).
+        #[serde(default, deserialize_with = "crate::bounded::list")]
+        pub choices: Vec<CompletionChoice>,
+        /// Token usage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub usage: Option<Usage>,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(Completion);
@@ -285,9 +292,14 @@ pub struct CompletionChoice {
         skip_serializing_if = "Option::is_none"
     )]
     pub finish_reason: Option<FinishReason>,
-    /// Log probabilities (`{tokens, token_logprobs, …}`), when requested, as sent.
+    /// Log probabilities (`{tokens, token_logprobs, …}`), when requested, as the JSON text sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<Value>,
+    pub logprobs: Option<RawJson>,
+}
+
+impl Entry for CompletionChoice {
+    const WHAT: &'static str = "choices";
+    const MAX: usize = DEFAULT_MAX_CHOICES;
 }
 
 impl CompletionRequest {
@@ -372,25 +384,6 @@ impl Client {
     }
 }
 
-/// A whole text completion (`choices[].text`) read as a chat completion (each text as the assistant
-/// message's content), for a streamed request answered with one JSON body; `None` when `raw` is not one.
-pub(crate) fn as_chat_completion(raw: &[u8]) -> Option<ChatCompletion> {
-    let mut value: Value = serde_json::from_slice(raw).ok()?;
-    let choices = value.get_mut("choices")?.as_array_mut()?;
-    for choice in choices.iter_mut() {
-        let choice = choice.as_object_mut()?;
-        if choice.contains_key("message") {
-            return None;
-        }
-        let text = choice.remove("text").unwrap_or(Value::Null);
-        let mut message = Map::new();
-        message.insert("role".to_string(), Value::from("assistant"));
-        message.insert("content".to_string(), text);
-        choice.insert("message".to_string(), Value::Object(message));
-    }
-    serde_json::from_value(value).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,7 +437,7 @@ mod tests {
         assert_eq!(c.text(), "x");
         assert_eq!(c.finish_reason(), Some(&FinishReason::Eos));
         assert_eq!(c.created, Some(1741685413));
-        assert_eq!(c.extra["prompt"][0]["text"], "p");
+        assert_eq!(c.extra.to_value()["prompt"][0]["text"], "p");
         assert!(c.choices[0].logprobs.is_some());
         assert_eq!(c.usage.as_ref().map(|u| u.completion_tokens), Some(2));
     }

@@ -30,6 +30,7 @@ use base64::{DecodeError, Engine as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::bounded::Entry;
 use crate::client::with_response;
 use crate::meta::ResponseMeta;
 use crate::serde_util::{null_as_default, open_enum};
@@ -147,8 +148,9 @@ pub struct EmbeddingResponse {
     /// `"list"`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub object: String,
-    /// One embedding per input text, as the server ordered them (see [`Embedding::index`]).
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// One embedding per input text, as the server ordered them (see [`Embedding::index`]); read: at most
+    /// [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES).
+    #[serde(default, deserialize_with = "crate::bounded::list")]
     pub data: Vec<Embedding>,
     /// The model that answered.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -203,7 +205,7 @@ pub struct Embedding {
 /// assert_eq!(text.to_vec().unwrap(), [0.5, 0.25]);
 /// assert!(EmbeddingVector::Base64("not base64!".to_string()).to_vec().is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum EmbeddingVector {
@@ -211,6 +213,37 @@ pub enum EmbeddingVector {
     Float(Vec<f32>),
     /// Base64 text (standard alphabet, padded) of little-endian `f32` bytes (`encoding_format` `base64`).
     Base64(String),
+}
+
+/// A list of numbers or a string. (Its length is bounded by the body's: each `f32` takes 4 bytes for at
+/// least 2 bytes of JSON.)
+impl<'de> Deserialize<'de> for EmbeddingVector {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VectorVisitor;
+        impl<'de> serde::de::Visitor<'de> for VectorVisitor {
+            type Value = EmbeddingVector;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of numbers or base64 text")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<EmbeddingVector, E> {
+                Ok(EmbeddingVector::Base64(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<EmbeddingVector, E> {
+                Ok(EmbeddingVector::Base64(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<EmbeddingVector, A::Error> {
+                let mut values = Vec::new();
+                while let Some(value) = seq.next_element::<f32>()? {
+                    values.push(value);
+                }
+                Ok(EmbeddingVector::Float(values))
+            }
+        }
+        deserializer.deserialize_any(VectorVisitor)
+    }
 }
 
 impl Default for EmbeddingVector {
@@ -329,6 +362,10 @@ fn decode_base64(text: &[u8]) -> Result<Vec<u8>, EmbeddingDecodeError> {
             EmbeddingDecodeError::InvalidByte { offset, byte: b'=' }
         }
     })
+}
+
+impl Entry for Embedding {
+    const WHAT: &'static str = "embeddings";
 }
 
 impl Client {

@@ -32,12 +32,14 @@
 //! ```
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::client::{Call, Client, WithResponse};
-use crate::error::{ApiError, Error, MAX_ERROR_BODY, MAX_SNIPPET};
+use crate::client::{api_error, Call, Client, WithResponse};
+use crate::error::{ApiError, Error, MAX_SNIPPET};
+use crate::json::{from_slice_lenient, without_duplicate_keys, TopLevel};
+use crate::lenient::Lenient;
 use crate::meta::ResponseMeta;
 use crate::redact::cut;
 
@@ -80,7 +82,18 @@ pub fn unwrap(value: Value, endpoint: &str) -> Result<Value, Box<ApiError>> {
     if code_ok && status_ok && has_data {
         return Ok(map.remove("data").unwrap_or_default());
     }
-    Err(Box::new(failure(&map, endpoint)))
+    let code = map.get("code").and_then(|code| match code {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    });
+    let message = map
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let body = serde_json::to_vec(&map).unwrap_or_default();
+    Err(Box::new(failure(code, message, &body, endpoint)))
 }
 
 /// The object inside `value` (see [`unwrap`]), deserialized.
@@ -101,24 +114,38 @@ pub fn decode<T: DeserializeOwned>(value: Value, endpoint: &str) -> Result<T, Er
 ///
 /// The envelope's fields are read as borrowed JSON text and `T` straight from its `data`, so no
 /// `serde_json::Value` of the body is built: memory stays about the size of the body and of `T`, whatever
-/// the body holds.
+/// the body holds (`T`'s lists are bounded, see [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES)). A failure
+/// envelope gives the same [`ApiError`] as [`unwrap`] (its `body` is the body's text, cut to 64 KiB). Like
+/// the client's other JSON answers, a key given twice keeps its last value (for bodies up to 1 MiB) and
+/// lone surrogates read as U+FFFD.
 pub fn decode_slice<T: DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<T, Error> {
+    decode_body(body, endpoint, &|text| cut(text, MAX_SNIPPET))
+}
+
+/// [`decode_slice`], with `snippet` making the text of a [`Error::MalformedChunk`] (the client scrubs its
+/// key out before cutting).
+pub(crate) fn decode_body<T: DeserializeOwned>(
+    body: &[u8],
+    endpoint: &str,
+    snippet: &dyn Fn(&str) -> String,
+) -> Result<T, Error> {
     let malformed = |source: serde_json::Error, text: &[u8]| Error::MalformedChunk {
         event: 0,
-        data: cut(&String::from_utf8_lossy(text), MAX_SNIPPET),
+        data: snippet(&String::from_utf8_lossy(text)),
         source: source.into(),
     };
     // Only an object can be an envelope (serde would also read an array into the struct, by position).
     if body.trim_ascii_start().first() != Some(&b'{') {
-        return crate::json::from_slice_lenient(body).map_err(|e| malformed(e, body));
+        return from_slice_lenient(body).map_err(|e| malformed(e, body));
     }
     let raw = match serde_json::from_slice::<RawEnvelope<'_>>(body) {
         Ok(raw) => raw,
-        // Not an object (a bare array or string), or an object serde refuses (a key given twice): the
-        // general path reads it.
-        Err(_) => {
-            let value = serde_json::from_slice::<Value>(body).map_err(|e| malformed(e, body))?;
-            return decode(value, endpoint);
+        Err(error) => {
+            // One of the envelope's keys given twice: read it as Python does, the last value winning.
+            return match without_duplicate_keys(body, &error) {
+                Some(fixed) => decode_body(&fixed, endpoint, snippet),
+                None => Err(malformed(error, body)),
+            };
         }
     };
     let is_null = |v: Option<&RawValue>| v.is_none_or(|v| v.get() == "null");
@@ -126,7 +153,7 @@ pub fn decode_slice<T: DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<
     let envelope =
         raw.code.is_some() || is_bool(raw.status) || (raw.message.is_some() && raw.data.is_some());
     if !envelope {
-        return crate::json::from_slice_lenient(body).map_err(|e| malformed(e, body));
+        return from_slice_lenient(body).map_err(|e| malformed(e, body));
     }
     let code_ok = match raw.code.map(RawValue::get) {
         None | Some("null") => true,
@@ -135,43 +162,49 @@ pub fn decode_slice<T: DeserializeOwned>(body: &[u8], endpoint: &str) -> Result<
     let status_ok = raw.status.map(RawValue::get) != Some("false");
     match raw.data {
         Some(data) if code_ok && status_ok && !is_null(Some(data)) => {
-            crate::json::from_slice_lenient(data.get().as_bytes())
+            from_slice_lenient(data.get().as_bytes())
                 .map_err(|e| malformed(e, data.get().as_bytes()))
         }
         _ => {
-            // A failure envelope is small; the general path builds its error.
-            let value = serde_json::from_slice::<Value>(&body[..body.len().min(MAX_ERROR_BODY)])
-                .unwrap_or(Value::Null);
-            match unwrap(value, endpoint) {
-                Err(error) => Err(Error::Api(error)),
-                // Only a failure envelope too large to read here: its start says what it is.
-                Ok(_) => Err(Error::Api(Box::new(failure(&Map::new(), endpoint)))),
-            }
+            let code = raw
+                .code
+                .and_then(|code| serde_json::from_str::<Lenient<String>>(code.get()).ok())
+                .and_then(|code| code.0);
+            let message = raw
+                .message
+                .and_then(|message| serde_json::from_str::<String>(message.get()).ok());
+            Err(Error::Api(Box::new(failure(code, message, body, endpoint))))
         }
     }
 }
 
-/// The top level of an answer that may be an envelope, borrowed from the body.
+/// The top level of an answer that may be an envelope, borrowed from the body: each field when its key is
+/// there (`null` included).
 #[derive(Deserialize)]
 struct RawEnvelope<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     code: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     message: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     status: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "present")]
     data: Option<&'a RawValue>,
 }
 
-/// A failure envelope as an [`ApiError`]: status 200, its code and message, the envelope as body.
-fn failure(map: &Map<String, Value>, endpoint: &str) -> ApiError {
-    let body = serde_json::to_vec(map).unwrap_or_default();
-    let mut error = ApiError::parse(200, &body);
-    let has_message = matches!(map.get("message"), Some(Value::String(m)) if !m.trim().is_empty());
-    if !has_message {
-        error.message = format!("the {endpoint} answer reported a failure without a message");
-    }
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A failure envelope as an [`ApiError`]: status 200, the envelope's code and message (or a message
+/// naming `endpoint` when it has none), the envelope as body (cut to 64 KiB).
+fn failure(code: Option<String>, message: Option<String>, body: &[u8], endpoint: &str) -> ApiError {
+    let mut error = ApiError::parse(200, body);
+    error.code = code.filter(|code| !code.is_empty());
+    error.message = match message {
+        Some(message) if !message.trim().is_empty() => message,
+        _ => format!("the {endpoint} answer reported a failure without a message"),
+    };
     error
 }
 
@@ -183,29 +216,26 @@ impl Client {
         call: Call<'_>,
         endpoint: &str,
     ) -> Result<T, Error> {
-        let (value, meta) = self.call_json::<Value>(call, false)?;
-        self.decode_enveloped(value, meta, endpoint)
+        let (body, meta) = self.call_body(call)?;
+        self.decode_enveloped(&body, meta, endpoint)
     }
 
     /// Reads a JSON answer, bare or in SiliconFlow's envelope, as `T` with the response's metadata. An
-    /// envelope that reports a failure is [`Error::Api`] with status 200 and the response's request id
-    /// and headers; data of another shape is [`Error::MalformedChunk`] (scrubbed, then cut).
+    /// `error` object is [`Error::Api`] with the response's status; an envelope that reports a failure is
+    /// [`Error::Api`] with status 200; both with the response's request id and headers. Data of another
+    /// shape is [`Error::MalformedChunk`] (scrubbed, then cut).
     pub(crate) fn decode_enveloped<T: DeserializeOwned + WithResponse>(
         &self,
-        value: Value,
+        body: &[u8],
         meta: ResponseMeta,
         endpoint: &str,
     ) -> Result<T, Error> {
-        let decoded = unwrap(value, endpoint)
-            .map_err(Error::Api)
-            .and_then(|data| {
-                T::deserialize(&data).map_err(|source| Error::MalformedChunk {
-                    event: 0,
-                    data: self.redactor().scrub_cut(&data.to_string(), MAX_SNIPPET),
-                    source: source.into(),
-                })
-            });
-        match decoded {
+        if TopLevel::of(body).is_error(false) {
+            let error = api_error(&meta, body, self.redactor());
+            return Err(self.redact(Error::Api(Box::new(error))));
+        }
+        let snippet = |text: &str| self.redactor().scrub_cut(text, MAX_SNIPPET);
+        match decode_body::<T>(body, endpoint, &snippet) {
             Ok(mut value) => {
                 value.set_response(meta);
                 Ok(value)

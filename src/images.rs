@@ -35,9 +35,10 @@ use serde_json::{Map, Value};
 
 use crate::client::{with_response, Client};
 use crate::error::Error;
+use crate::extra::with_extra;
+use crate::lenient::lenient_u64;
 use crate::media::{GeneratedMedia, MediaInput, Timings};
 use crate::meta::ResponseMeta;
-use crate::serde_util::{lenient_u64, null_as_default};
 
 /// The largest seed the documentation allows (`0 ≤ seed ≤ 9 999 999 999`): more than 32 bits.
 pub const MAX_IMAGE_SEED: u64 = 9_999_999_999;
@@ -164,60 +165,59 @@ impl ImageRequest {
     }
 }
 
-/// The answer of `POST /images/generations`.
-///
-/// The documented fields are `images`, `timings` and `seed`; real answers also carry an OpenAI-style
-/// `data` copy of the URLs, `created` and `shared_id` (kept in [`extra`](ImageResponse::extra)).
-/// Every field is optional and read tolerantly (`null`, absent, a `timings` of another shape).
-///
-/// The URLs **expire one hour** after generation (their `Expires` parameter is `created` + 3600):
-/// download promptly.
-///
-/// ```
-/// use siliconflow::ImageResponse;
-///
-/// let response: ImageResponse = serde_json::from_str(
-///     r#"{"images":[{"url":"https://example.com/a.png"}],"timings":null,"seed":"42","created":1761276928}"#,
-/// ).unwrap();
-/// assert_eq!(response.urls().next(), Some("https://example.com/a.png"));
-/// assert_eq!((response.seed, response.timings.inference), (Some(42), None));
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ImageResponse {
-    /// The generated images.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub images: Vec<GeneratedMedia>,
-    /// The same images, OpenAI-style (observed, undocumented).
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub data: Vec<GeneratedMedia>,
-    /// How long generation took.
-    #[serde(default, skip_serializing_if = "Timings::is_empty")]
-    pub timings: Timings,
-    /// The seed used (reuse it to reproduce the image).
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub seed: Option<u64>,
-    /// Creation time, Unix seconds (observed, undocumented).
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub created: Option<u64>,
-    /// Any other fields (`shared_id`, …), as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of `POST /images/generations`.
+    ///
+    /// The documented fields are `images`, `timings` and `seed`; real answers also carry an OpenAI-style
+    /// `data` copy of the URLs, `created` and `shared_id` (kept in [`extra`](ImageResponse::extra)).
+    /// Every field is optional and read tolerantly (`null`, absent, a `timings` of another shape).
+    ///
+    /// The URLs **expire one hour** after generation (their `Expires` parameter is `created` + 3600):
+    /// download promptly.
+    ///
+    /// ```
+    /// use siliconflow::ImageResponse;
+    ///
+    /// let response: ImageResponse = serde_json::from_str(
+    ///     r#"{"images":[{"url":"https://example.com/a.png"}],"timings":null,"seed":"42","created":1761276928}"#,
+    /// ).unwrap();
+    /// assert_eq!(response.urls().next(), Some("https://example.com/a.png"));
+    /// assert_eq!((response.seed, response.timings.inference), (Some(42), None));
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct ImageResponse {
+        /// The generated images (read: at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES)).
+        #[serde(default, deserialize_with = "crate::bounded::list")]
+        pub images: Vec<GeneratedMedia>,
+        /// The same images, OpenAI-style (observed, undocumented).
+        #[serde(
+            default,
+            deserialize_with = "crate::bounded::list",
+            skip_serializing_if = "Vec::is_empty"
+        )]
+        pub data: Vec<GeneratedMedia>,
+        /// How long generation took.
+        #[serde(default, skip_serializing_if = "Timings::is_empty")]
+        pub timings: Timings,
+        /// The seed used (reuse it to reproduce the image).
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub seed: Option<u64>,
+        /// Creation time, Unix seconds (observed, undocumented).
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub created: Option<u64>,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(ImageResponse);
@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(full.urls().collect::<Vec<_>>(), [url]);
         assert_eq!((full.seed, full.created), (Some(12345), Some(1761276928)));
         assert_eq!(full.timings.inference, Some(0.385));
-        assert_eq!(full.extra["shared_id"], "0");
+        assert_eq!(full.extra.get("shared_id").unwrap().get(), r#""0""#);
         assert_eq!(full.generated()[0].file_name(), Some("x.png"));
 
         // Only the OpenAI-style copy.

@@ -3,17 +3,24 @@
 //!
 //! Python's `json` keeps the last of duplicate keys and accepts lone UTF-16 surrogates (`"\ud800"`);
 //! `serde_json` refuses both. A document that fails for either reason is read again: lone surrogates become
-//! U+FFFD, and duplicate keys are resolved last-wins through a `serde_json::Value` (only for documents up to
-//! [`MAX_VALUE_FALLBACK`], since a `Value` can take many times the text's size). Streamed chunks need none
-//! of this: their parser resolves duplicates and surrogates itself (see `chat::stream::wire`).
+//! U+FFFD, and, when the parser names a duplicate field, the text is rewritten without the earlier values of
+//! every repeated key (only for documents up to [`MAX_DEDUPLICATED`]; the rewrite holds the keys of one
+//! object at a time, about ten times that object's text at worst, and never a `serde_json::Value`).
+//! Streamed chunks need none of this: their parser resolves duplicates and surrogates itself (see
+//! `chat::stream::wire`).
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
-use serde::Deserializer;
+use serde::de::{DeserializeOwned, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
-/// The largest document read again through a `Value` to resolve duplicate keys.
-const MAX_VALUE_FALLBACK: usize = 1024 * 1024;
+/// The largest document rewritten to resolve duplicate keys.
+const MAX_DEDUPLICATED: usize = 1024 * 1024;
+
+/// The deepest nesting the rewrite follows (`serde_json`'s own limit).
+const MAX_DEPTH: usize = 128;
 
 /// Parses `bytes` as `T`, retrying leniently on lone surrogates and duplicate keys.
 pub(crate) fn from_slice_lenient<T: DeserializeOwned>(
@@ -30,14 +37,123 @@ pub(crate) fn from_slice_lenient<T: DeserializeOwned>(
             return Ok(value);
         }
     }
-    if text.len() <= MAX_VALUE_FALLBACK {
-        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(text) {
-            if let Ok(parsed) = serde_json::from_value(value) {
-                return Ok(parsed);
-            }
+    if let Some(deduplicated) = without_duplicate_keys(text, &first) {
+        if let Ok(value) = serde_json::from_slice(&deduplicated) {
+            return Ok(value);
         }
     }
     Err(first)
+}
+
+/// `text` rewritten with only the last value of every key given twice in an object, when `error` (the
+/// first parse's) names a duplicate field and the text is at most [`MAX_DEDUPLICATED`]; `None` otherwise.
+pub(crate) fn without_duplicate_keys(text: &[u8], error: &serde_json::Error) -> Option<Vec<u8>> {
+    if text.len() > MAX_DEDUPLICATED || !error.to_string().starts_with("duplicate field") {
+        return None;
+    }
+    let raw = serde_json::from_slice::<&RawValue>(text).ok()?;
+    let mut out = Vec::with_capacity(text.len());
+    write_deduplicated(raw, &mut out, 0).ok()?;
+    Some(out)
+}
+
+/// Writes `raw` to `out`, keeping only the last value of a key repeated in an object, at every level.
+fn write_deduplicated(
+    raw: &RawValue,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> Result<(), serde_json::Error> {
+    if depth > MAX_DEPTH {
+        return Err(serde_json::Error::custom("nested too deeply"));
+    }
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let entries = serde_json::from_str::<Entries<'_>>(text)?.0;
+            // The last index of each key: sort the indices by key, keep the last of each run.
+            let mut order: Vec<usize> = (0..entries.len()).collect();
+            order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0).then(a.cmp(&b)));
+            let mut kept = vec![false; entries.len()];
+            for (n, &i) in order.iter().enumerate() {
+                let last = order
+                    .get(n + 1)
+                    .is_none_or(|&next| entries[next].0 != entries[i].0);
+                kept[i] = last;
+            }
+            out.push(b'{');
+            let mut first = true;
+            for ((key, value), keep) in entries.iter().zip(kept) {
+                if !keep {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                serde_json::to_writer(&mut *out, key.as_ref())?;
+                out.push(b':');
+                write_deduplicated(value, out, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+        Some(b'[') => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            deserializer.deserialize_seq(ArrayWriter { out, depth })?;
+        }
+        _ => out.extend_from_slice(text.as_bytes()),
+    }
+    Ok(())
+}
+
+/// The entries of one object, borrowed.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    entries.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+/// Writes the elements of an array as they are read.
+struct ArrayWriter<'o> {
+    out: &'o mut Vec<u8>,
+    depth: usize,
+}
+
+impl<'de> Visitor<'de> for ArrayWriter<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            write_deduplicated(item, self.out, self.depth + 1).map_err(A::Error::custom)?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
 }
 
 /// The text with every `\uD800`–`\uDFFF` escape that is not half of a valid pair replaced by `\uFFFD`, or
@@ -84,6 +200,31 @@ fn hex4(digits: Option<&[u8]>) -> Option<u32> {
     digits?
         .iter()
         .try_fold(0u32, |acc, &d| Some(acc * 16 + char::from(d).to_digit(16)?))
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+pub(crate) struct Key<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// What the top level of a JSON answer says about itself, read without building it.
@@ -203,6 +344,27 @@ mod tests {
     fn lenient_parsing_reads_what_python_reads() {
         let m: Msg = from_slice_lenient(br#"{"content":"a","content":"b"}"#).unwrap();
         assert_eq!(m.content, "b", "last wins");
+        let m: Msg = from_slice_lenient(br#"{"content":"x\ud800"}"#).unwrap();
+        assert_eq!(m.content, "x\u{FFFD}");
+        #[derive(Deserialize, Debug)]
+        struct Outer {
+            inner: Vec<Msg>,
+            n: u8,
+        }
+        let o: Outer = from_slice_lenient(
+            br#"{"n":1,"inner":[{"content":"a","content":"b","x":{"y":1,"y":[2]}}],"n":2}"#,
+        )
+        .unwrap();
+        assert_eq!((o.inner[0].content.as_str(), o.n), ("b", 2));
+        let e = serde_json::from_slice::<Outer>(br#"{"n":1,"n":2}"#).unwrap_err();
+        assert_eq!(
+            without_duplicate_keys(br#"{"n":1,"a\n":[{"k":1,"k":2}],"n":2}"#, &e).unwrap(),
+            br#"{"a\n":[{"k":2}],"n":2}"#
+        );
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(without_duplicate_keys(deep.as_bytes(), &e), None);
+        let other = serde_json::from_slice::<Outer>(b"{}").unwrap_err();
+        assert_eq!(without_duplicate_keys(br#"{"n":1,"n":2}"#, &other), None);
         let m: Msg = from_slice_lenient(br#"{"content":"x\ud800"}"#).unwrap();
         assert_eq!(m.content, "x\u{FFFD}");
         assert!(from_slice_lenient::<Msg>(br#"{"content":1}"#).is_err());

@@ -137,12 +137,15 @@
 #![warn(clippy::return_self_not_must_use)]
 
 mod body;
+mod bounded;
 mod cancel;
 pub mod chat;
 mod client;
 pub mod embeddings;
 mod error;
+mod extra;
 mod json;
+mod lenient;
 mod limits;
 mod meta;
 #[cfg(feature = "mock-server")]
@@ -172,6 +175,7 @@ pub mod multipart;
 pub mod video;
 
 pub use body::ResponseBody;
+pub use bounded::{MAX_CONTENT_PARTS, MAX_LIST_ENTRIES};
 pub use cancel::CancelHandle;
 pub use chat::{
     ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
@@ -188,6 +192,7 @@ pub use embeddings::{
     EmbeddingVector, EncodingFormat,
 };
 pub use error::{ApiError, BoxError, Error, JsonError, TimeoutKind};
+pub use extra::{ExtraFields, MAX_EXTRA_FIELDS};
 pub use limits::{
     StreamLimits, DEFAULT_MAX_ACCUMULATED_SIZE, DEFAULT_MAX_CHOICES, DEFAULT_MAX_TOOL_CALLS,
 };

@@ -4,10 +4,15 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use std::fmt;
 
-use crate::serde_util::lenient_f64;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::bounded::Entry;
+use crate::extra::{Collector, ExtraFields};
+use crate::json::Key;
+use crate::lenient::{Lenient, Scalar};
 
 /// An image or audio input: an `http(s)` URL, or a `data:` URI carrying the bytes in base64.
 ///
@@ -120,7 +125,7 @@ impl AsRef<str> for MediaInput {
 ///
 /// Read tolerantly: `null`, an absent field, `{}`, a bare number (taken as `inference`), a string that
 /// parses as a number, or any other shape never fail the answer around it; unknown keys are kept in
-/// [`extra`](Timings::extra).
+/// [`extra`](Timings::extra) (at most [`MAX_EXTRA_FIELDS`](crate::MAX_EXTRA_FIELDS)), as JSON text.
 ///
 /// ```
 /// use siliconflow::Timings;
@@ -138,27 +143,76 @@ pub struct Timings {
     pub inference: Option<f64>,
     /// Any other timing keys, as sent.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: ExtraFields,
 }
 
 impl<'de> Deserialize<'de> for Timings {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(deserializer)? {
-            Value::Object(mut map) => {
-                let inference = map
-                    .remove("inference")
-                    .and_then(|v| lenient_f64(v).ok().flatten());
-                Timings {
-                    inference,
-                    extra: map,
-                }
+        deserializer.deserialize_any(TimingsVisitor)
+    }
+}
+
+struct TimingsVisitor;
+
+/// Timings of a bare number.
+fn inference(seconds: f64) -> Timings {
+    Timings {
+        inference: Some(seconds),
+        ..Timings::default()
+    }
+}
+
+impl<'de> Visitor<'de> for TimingsVisitor {
+    type Value = Timings;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Timings, A::Error> {
+        let mut timings = Timings::default();
+        let mut extra = Collector::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == "inference" {
+                timings.inference = map.next_value::<Lenient<f64>>()?.0;
+            } else {
+                extra.keep(key, &mut map)?;
             }
-            other @ (Value::Number(_) | Value::String(_)) => Timings {
-                inference: lenient_f64(other).ok().flatten(),
-                extra: Map::new(),
-            },
-            _ => Timings::default(),
+        }
+        timings.extra = extra.finish();
+        Ok(timings)
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Timings, E> {
+        Ok(inference(v as f64))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Timings, E> {
+        Ok(inference(v as f64))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Timings, E> {
+        Ok(inference(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Timings, E> {
+        Ok(Timings {
+            inference: <f64 as Scalar>::from_str(v),
+            ..Timings::default()
         })
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Timings, E> {
+        Ok(Timings::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Timings, E> {
+        Ok(Timings::default())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Timings, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Timings::default())
     }
 }
 
@@ -178,7 +232,8 @@ impl Timings {
 /// A generated image or video: its URL, and any other key the server sent with it.
 ///
 /// Read from `{"url": "…"}` (the documented shape) or from a bare string. The URL is pre-signed and
-/// expires (images after one hour, videos after ten minutes to one hour): download it promptly.
+/// expires (images after one hour, videos after ten minutes to one hour): download it promptly. Lists of
+/// them hold at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES).
 ///
 /// ```
 /// use siliconflow::GeneratedMedia;
@@ -188,15 +243,18 @@ impl Timings {
 /// let bare: GeneratedMedia = serde_json::from_str(r#""https://example.com/b.png""#).unwrap();
 /// assert_eq!(bare.file_name(), Some("b.png"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(from = "GeneratedWire")]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[non_exhaustive]
 pub struct GeneratedMedia {
     /// The download URL (empty only if the server sent none).
     pub url: String,
-    /// Any other keys sent with it (`b64_json`, …), as sent.
+    /// Any other keys sent with it (`b64_json`, …), as sent (see [`ExtraFields`]).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: ExtraFields,
+}
+
+impl Entry for GeneratedMedia {
+    const WHAT: &'static str = "generated images or videos";
 }
 
 impl GeneratedMedia {
@@ -206,27 +264,49 @@ impl GeneratedMedia {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum GeneratedWire {
-    Url(String),
-    Object {
-        #[serde(default, deserialize_with = "crate::serde_util::null_as_default")]
-        url: String,
-        #[serde(flatten)]
-        extra: Map<String, Value>,
-    },
+impl<'de> Deserialize<'de> for GeneratedMedia {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(GeneratedVisitor)
+    }
 }
 
-impl From<GeneratedWire> for GeneratedMedia {
-    fn from(wire: GeneratedWire) -> Self {
-        match wire {
-            GeneratedWire::Url(url) => GeneratedMedia {
-                url,
-                extra: Map::new(),
-            },
-            GeneratedWire::Object { url, extra } => GeneratedMedia { url, extra },
+struct GeneratedVisitor;
+
+impl<'de> Visitor<'de> for GeneratedVisitor {
+    type Value = GeneratedMedia;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a URL, or an object with a url")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<GeneratedMedia, E> {
+        Ok(GeneratedMedia {
+            url: v.to_string(),
+            extra: ExtraFields::default(),
+        })
+    }
+
+    fn visit_string<E>(self, url: String) -> Result<GeneratedMedia, E> {
+        Ok(GeneratedMedia {
+            url,
+            extra: ExtraFields::default(),
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GeneratedMedia, A::Error> {
+        let mut url = String::new();
+        let mut extra = Collector::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == "url" {
+                url = map.next_value::<Option<String>>()?.unwrap_or_default();
+            } else {
+                extra.keep(key, &mut map)?;
+            }
         }
+        Ok(GeneratedMedia {
+            url,
+            extra: extra.finish(),
+        })
     }
 }
 
@@ -252,7 +332,7 @@ pub fn url_file_name(url: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn data_uris_encode_and_decode() {
@@ -318,7 +398,10 @@ mod tests {
         assert_eq!(read(json!({"timings": 1.5})).inference, Some(1.5));
         let extra = read(json!({"timings": {"inference": null, "queue": 3}}));
         assert_eq!(extra.inference, None);
-        assert_eq!(extra.extra["queue"], 3);
+        assert_eq!(
+            extra.extra.get("queue").map(|v| v.to_value()),
+            Some(json!(3))
+        );
         for odd in [
             json!({}),
             json!({"timings": null}),
@@ -357,7 +440,7 @@ mod tests {
         );
         let object = read(json!({"url": "https://h/b.mp4", "b64_json": null, "w": 1})).unwrap();
         assert_eq!(object.file_name(), Some("b.mp4"));
-        assert_eq!(object.extra["w"], 1);
+        assert_eq!(object.extra.get("w").unwrap().get(), "1");
         assert_eq!(
             read(json!({"url": null})).unwrap(),
             GeneratedMedia::default()

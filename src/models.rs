@@ -15,6 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounded::Entry;
 use crate::client::with_response;
 use crate::meta::ResponseMeta;
 use crate::serde_util::null_as_default;
@@ -81,8 +82,8 @@ pub struct ModelList {
     /// `"list"`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub object: String,
-    /// The models.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// The models (read: at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES)).
+    #[serde(default, deserialize_with = "crate::bounded::list")]
     pub data: Vec<Model>,
     /// The response this came from (not part of the JSON).
     #[serde(skip)]
@@ -114,6 +115,10 @@ pub struct Model {
     /// The owner (SiliconFlow sends `""`).
     #[serde(default, deserialize_with = "null_as_default")]
     pub owned_by: String,
+}
+
+impl Entry for Model {
+    const WHAT: &'static str = "models";
 }
 
 impl Client {

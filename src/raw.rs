@@ -8,9 +8,10 @@ use serde_json::value::RawValue;
 
 /// A piece of a response kept as the JSON text it arrived as, parsed only when you ask.
 ///
-/// Used for parts this crate passes through without interpreting (`logprobs`): as text they take exactly
-/// the bytes they arrived in, where a parsed `serde_json::Value` can take many times that, so a hostile
-/// server cannot inflate memory through them.
+/// Used for parts this crate passes through without interpreting (`logprobs`, a batch's `metadata`, a voice
+/// deletion's answer, and each value of [`ExtraFields`](crate::ExtraFields)): as text they take exactly the
+/// bytes they arrived in, where a parsed `serde_json::Value` can take many times that, so a hostile server
+/// cannot inflate memory through them.
 ///
 /// ```
 /// use siliconflow::RawJson;
@@ -35,8 +36,8 @@ impl RawJson {
         serde_json::from_str(self.get())
     }
 
-    /// Parses the text as a `serde_json::Value` (`Null` if it cannot be parsed, which a `RawJson` read
-    /// from a response never is).
+    /// Parses the text as a `serde_json::Value` (`Null` if it cannot be parsed: only text holding a lone
+    /// UTF-16 surrogate escape, which the raw text keeps as sent, cannot).
     pub fn to_value(&self) -> serde_json::Value {
         self.parse().unwrap_or_default()
     }
@@ -44,6 +45,18 @@ impl RawJson {
     /// Copies borrowed JSON text.
     pub(crate) fn from_raw(raw: &RawValue) -> RawJson {
         RawJson(raw.to_owned())
+    }
+
+    /// Takes JSON text, checking that it is one JSON value.
+    pub(crate) fn from_string(json: String) -> Result<RawJson, serde_json::Error> {
+        RawValue::from_string(json).map(RawJson)
+    }
+}
+
+/// `null`.
+impl Default for RawJson {
+    fn default() -> Self {
+        RawJson::from_raw(RawValue::NULL)
     }
 }
 

@@ -19,7 +19,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::bounded::Entry;
 use crate::client::with_response;
+use crate::json::Key;
 use crate::meta::ResponseMeta;
 use crate::serde_util::null_as_default;
 use crate::{Client, Error};
@@ -108,8 +110,9 @@ pub struct RerankResponse {
     /// The request id.
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    /// The ranked documents, most relevant first.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// The ranked documents, most relevant first (read: at most
+    /// [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES)).
+    #[serde(default, deserialize_with = "crate::bounded::list")]
     pub results: Vec<RerankResult>,
     /// Billing and token counts (SiliconFlow, Cohere style).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,29 +161,46 @@ impl RerankResult {
 }
 
 /// A returned document. Read from `{"text": "…"}` or from a bare string.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(from = "DocumentWire")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct RerankDocument {
     /// The document's text.
     pub text: String,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum DocumentWire {
-    Text(String),
-    Object {
-        #[serde(default, deserialize_with = "null_as_default")]
-        text: String,
-    },
-}
-
-impl From<DocumentWire> for RerankDocument {
-    fn from(wire: DocumentWire) -> Self {
-        match wire {
-            DocumentWire::Text(text) | DocumentWire::Object { text } => RerankDocument { text },
+/// A string, or an object whose `text` is read (other keys skipped).
+impl<'de> Deserialize<'de> for RerankDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DocumentVisitor;
+        impl<'de> serde::de::Visitor<'de> for DocumentVisitor {
+            type Value = RerankDocument;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a document: text, or an object with text")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RerankDocument, E> {
+                Ok(RerankDocument {
+                    text: v.to_string(),
+                })
+            }
+            fn visit_string<E>(self, text: String) -> Result<RerankDocument, E> {
+                Ok(RerankDocument { text })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RerankDocument, A::Error> {
+                let mut text = String::new();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    if key == "text" {
+                        text = map.next_value::<Option<String>>()?.unwrap_or_default();
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(RerankDocument { text })
+            }
         }
+        deserializer.deserialize_any(DocumentVisitor)
     }
 }
 
@@ -224,6 +244,10 @@ pub struct RerankTokens {
     /// Tokens written (0 for rerankers).
     #[serde(default, deserialize_with = "null_as_default")]
     pub output_tokens: u64,
+}
+
+impl Entry for RerankResult {
+    const WHAT: &'static str = "rerank results";
 }
 
 impl Client {

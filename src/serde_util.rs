@@ -1,4 +1,5 @@
-//! Small serde helpers shared by the wire types: open string enums and null-tolerant fields.
+//! Small serde helpers shared by the wire types: open string enums and null-tolerant fields (the tolerant
+//! readers of single fields are in `crate::lenient`).
 
 use std::borrow::Cow;
 
@@ -178,115 +179,9 @@ impl Text<'_> {
     }
 }
 
-/// Reads an optional unsigned integer leniently: a JSON number (an integral float too), or a string of
-/// digits; `null`, a negative or fractional number, other text and other shapes read as `None`.
-///
-/// For fields whose type the documentation does not pin down (timestamps, counts, seeds): one odd field
-/// must not make a whole answer (with its result URLs) unreadable.
-pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<u64>, D::Error> {
-    Ok(value_as_u64(&serde_json::Value::deserialize(deserializer)?))
-}
-
-/// The value as an unsigned integer, if it is one (a number, an integral float, or a string of digits).
-pub(crate) fn value_as_u64(value: &serde_json::Value) -> Option<u64> {
-    match value {
-        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < u64::MAX as f64)
-                .map(|f| f as u64)
-        }),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// Reads an optional number leniently: a JSON number, or a string that parses as a finite number;
-/// anything else reads as `None`.
-pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<f64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-        _ => None,
-    })
-}
-
-/// Reads an optional string leniently: a string as it is, a number or boolean as its JSON text; `null`
-/// and other shapes read as `None`.
-pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    Ok(scalar_text(&serde_json::Value::deserialize(deserializer)?))
-}
-
-/// A JSON scalar as text (strings as they are, numbers and booleans as JSON); `null` and containers give
-/// `None`.
-pub(crate) fn scalar_text(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[derive(Debug, Deserialize)]
-    struct Lenient {
-        #[serde(default, deserialize_with = "lenient_u64")]
-        n: Option<u64>,
-        #[serde(default, deserialize_with = "lenient_f64")]
-        f: Option<f64>,
-        #[serde(default, deserialize_with = "lenient_string")]
-        s: Option<String>,
-    }
-
-    #[test]
-    fn lenient_fields_read_what_they_can() {
-        let read = |v: serde_json::Value| serde_json::from_value::<Lenient>(v).unwrap();
-        let all = read(json!({"n": 9_999_999_999u64, "f": 0.25, "s": "x"}));
-        assert_eq!(
-            (all.n, all.f, all.s.as_deref()),
-            (Some(9_999_999_999), Some(0.25), Some("x"))
-        );
-        let text = read(json!({"n": " 12 ", "f": "1.5", "s": 7}));
-        assert_eq!(
-            (text.n, text.f, text.s.as_deref()),
-            (Some(12), Some(1.5), Some("7"))
-        );
-        let float = read(json!({"n": 3.0, "f": 2, "s": true}));
-        assert_eq!(
-            (float.n, float.f, float.s.as_deref()),
-            (Some(3), Some(2.0), Some("true"))
-        );
-        for odd in [
-            json!(null),
-            json!(-1),
-            json!(1.5),
-            json!("x"),
-            json!([1]),
-            json!({"a": 1}),
-        ] {
-            let r = read(json!({"n": odd, "f": odd, "s": odd}));
-            assert_eq!(r.n, None, "{odd}");
-            if !odd.is_number() {
-                assert_eq!(r.f, None, "{odd}");
-            }
-            if !odd.is_number() && !odd.is_string() {
-                assert_eq!(r.s, None, "{odd}");
-            }
-        }
-        let absent = read(json!({}));
-        assert_eq!((absent.n, absent.f, absent.s), (None, None, None));
-        assert_eq!(read(json!({"f": "NaN"})).f, None);
-    }
 
     #[test]
     fn lone_surrogates_read_as_one_replacement_character_each() {

@@ -11,10 +11,9 @@
 //! when an approximation is what you want.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 
 use crate::client::with_response;
-use crate::client::{Call, WithResponse};
+use crate::client::Call;
 use crate::meta::ResponseMeta;
 use crate::serde_util::null_as_default;
 use crate::{Client, Error};
@@ -100,15 +99,39 @@ fn parse_decimal(text: &str) -> Option<f64> {
 
 /// Reads a balance: a string as it is, a number as its JSON text, `null` as `""`.
 fn decimal_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    use serde::de::Error as _;
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(text)) => Ok(text),
-        Some(Value::Number(number)) => Ok(number.to_string()),
-        Some(other) => Err(D::Error::custom(format!(
-            "expected a decimal string or number, found {other}"
-        ))),
+    struct Decimal;
+    impl<'de> serde::de::Visitor<'de> for Decimal {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a decimal string or number")
+        }
+        fn visit_unit<E>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_none<E>(self) -> Result<String, E> {
+            Ok(String::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_string<E>(self, v: String) -> Result<String, E> {
+            Ok(v)
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<String, E> {
+            // As `serde_json` writes the number.
+            Ok(serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string()))
+        }
     }
+    deserializer.deserialize_any(Decimal)
 }
 
 impl Client {
@@ -128,25 +151,14 @@ impl Client {
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
     pub fn user_info(&self) -> Result<UserInfo, Error> {
-        let (body, meta) = self.call_body(Call::get("user/info"))?;
-        let mut info: UserInfo =
-            crate::envelope::decode_slice(&body, "/user/info").map_err(|e| {
-                let mut e = self.redact(e);
-                if let Error::Api(api) = &mut e {
-                    api.request_id = meta.request_id().map(str::to_string);
-                    api.headers = meta.headers().clone();
-                }
-                e
-            })?;
-        info.set_response(meta);
-        Ok(info)
+        self.call_enveloped(Call::get("user/info"), "/user/info")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn envelope(value: Value) -> Result<UserInfo, Error> {
         crate::envelope::decode(value, "/user/info")

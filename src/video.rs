@@ -29,14 +29,24 @@
 //! assert_eq!(status.video_urls().collect::<Vec<_>>(), ["https://example.com/v.mp4"]);
 //! ```
 
+use std::fmt;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::bounded::{check_merge, push};
 
 use crate::client::{with_response, Client, PollOptions};
 use crate::error::Error;
+use crate::extra::{with_extra, Collector};
+use crate::json::Key;
+use crate::lenient::{lenient_string, lenient_u64};
 use crate::media::{GeneratedMedia, MediaInput, Timings};
 use crate::meta::ResponseMeta;
-use crate::serde_util::{empty_as_none, lenient_string, lenient_u64, null_as_default, open_enum};
+use crate::serde_util::{empty_as_none, null_as_default, open_enum};
 
 /// A video generation request (`POST /video/submit`).
 ///
@@ -106,26 +116,25 @@ impl VideoRequest {
     }
 }
 
-/// The answer of `POST /video/submit`: the id to poll with.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VideoSubmitResponse {
-    /// The job id (`requestId` on the wire; `request_id` is accepted too), for
-    /// [`Client::video_status`] and [`Client::wait_video`]. Not to be confused with the method
-    /// [`request_id()`](VideoSubmitResponse::request_id), the response's trace id for support.
-    #[serde(
-        rename = "requestId",
-        alias = "request_id",
-        default,
-        deserialize_with = "null_as_default"
-    )]
-    pub request_id: String,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of `POST /video/submit`: the id to poll with.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct VideoSubmitResponse {
+        /// The job id (`requestId` on the wire; `request_id` is accepted too), for
+        /// [`Client::video_status`] and [`Client::wait_video`]. Not to be confused with the method
+        /// [`request_id()`](VideoSubmitResponse::request_id), the response's trace id for support.
+        #[serde(
+            rename = "requestId",
+            alias = "request_id",
+            default,
+            deserialize_with = "null_as_default"
+        )]
+        pub request_id: String,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(VideoSubmitResponse);
@@ -169,58 +178,57 @@ impl VideoStatus {
     }
 }
 
-/// The answer of `POST /video/status`.
-///
-/// Every field is optional and read tolerantly: a `status` that is `null` or `""` is `None`, an empty
-/// `reason` is `None`, `results` may be absent, `null`, an object (documented) or an array of result
-/// objects or of videos (one adapter's reading; merged).
-///
-/// ```
-/// use siliconflow::{VideoStatus, VideoStatusResponse};
-///
-/// let pending: VideoStatusResponse = serde_json::from_str(r#"{"status":"InQueue","position":3,"reason":""}"#).unwrap();
-/// assert_eq!((pending.is_terminal(), pending.position, pending.reason), (false, Some(3), None));
-/// let failed: VideoStatusResponse = serde_json::from_str(r#"{"status":"Failed","reason":"content policy"}"#).unwrap();
-/// assert!(failed.is_terminal() && !failed.is_success());
-/// assert_eq!(failed.status, Some(VideoStatus::Failed));
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VideoStatusResponse {
-    /// The job's state.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub status: Option<VideoStatus>,
-    /// Why the job failed (`None` when empty).
-    #[serde(
-        default,
-        deserialize_with = "non_empty_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub reason: Option<String>,
-    /// The position in the queue while `InQueue` (older docs and real clients; undocumented now).
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub position: Option<u64>,
-    /// The results, once `Succeed`.
-    #[serde(
-        default,
-        deserialize_with = "tolerant_results",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub results: Option<VideoResults>,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of `POST /video/status`.
+    ///
+    /// Every field is optional and read tolerantly: a `status` that is `null` or `""` is `None`, an empty
+    /// `reason` is `None`, `results` may be absent, `null`, an object (documented) or an array of result
+    /// objects or of videos (one adapter's reading; merged).
+    ///
+    /// ```
+    /// use siliconflow::{VideoStatus, VideoStatusResponse};
+    ///
+    /// let pending: VideoStatusResponse = serde_json::from_str(r#"{"status":"InQueue","position":3,"reason":""}"#).unwrap();
+    /// assert_eq!((pending.is_terminal(), pending.position, pending.reason), (false, Some(3), None));
+    /// let failed: VideoStatusResponse = serde_json::from_str(r#"{"status":"Failed","reason":"content policy"}"#).unwrap();
+    /// assert!(failed.is_terminal() && !failed.is_success());
+    /// assert_eq!(failed.status, Some(VideoStatus::Failed));
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct VideoStatusResponse {
+        /// The job's state.
+        #[serde(
+            default,
+            deserialize_with = "empty_as_none",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub status: Option<VideoStatus>,
+        /// Why the job failed (`None` when empty).
+        #[serde(
+            default,
+            deserialize_with = "non_empty_string",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub reason: Option<String>,
+        /// The position in the queue while `InQueue` (older docs and real clients; undocumented now).
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub position: Option<u64>,
+        /// The results, once `Succeed`.
+        #[serde(
+            default,
+            deserialize_with = "tolerant_results",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub results: Option<VideoResults>,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(VideoStatusResponse);
@@ -246,26 +254,26 @@ impl VideoStatusResponse {
     }
 }
 
-/// The results of a finished video job.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct VideoResults {
-    /// The videos. Their URLs expire (10 minutes or one hour, the docs disagree): download promptly.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub videos: Vec<GeneratedMedia>,
-    /// How long generation took.
-    #[serde(default, skip_serializing_if = "Timings::is_empty")]
-    pub timings: Timings,
-    /// The seed used.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub seed: Option<u64>,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+with_extra! {
+    /// The results of a finished video job.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct VideoResults {
+        /// The videos. Their URLs expire (10 minutes or one hour, the docs disagree): download promptly.
+        /// (Read: at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES).)
+        #[serde(default, deserialize_with = "crate::bounded::list")]
+        pub videos: Vec<GeneratedMedia>,
+        /// How long generation took.
+        #[serde(default, skip_serializing_if = "Timings::is_empty")]
+        pub timings: Timings,
+        /// The seed used.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub seed: Option<u64>,
+    }
 }
 
 fn non_empty_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -273,36 +281,104 @@ fn non_empty_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
 }
 
 /// Reads `results` as documented (an object), or as an array of result objects or of videos.
+/// Reads `results`: `null` (none), an object (the documented shape), or tolerantly an array of video
+/// objects or URLs and of results objects, merged into one (their videos within the list bound, the first
+/// timings and seed, the first value of each other field); any other shape reads as none.
 fn tolerant_results<'de, D: Deserializer<'de>>(d: D) -> Result<Option<VideoResults>, D::Error> {
-    use serde::de::Error as _;
-    let parse = |value: Value| VideoResults::deserialize(value).map_err(D::Error::custom);
-    match Value::deserialize(d)? {
-        Value::Null => Ok(None),
-        Value::Array(items) => {
-            let mut merged = VideoResults::default();
-            for item in items {
-                let is_video = item.is_string() || item.get("url").is_some();
-                if is_video {
-                    merged
-                        .videos
-                        .push(GeneratedMedia::deserialize(item).map_err(D::Error::custom)?);
-                } else if item.is_object() {
-                    let results = parse(item)?;
-                    merged.videos.extend(results.videos);
-                    if merged.timings.is_empty() {
-                        merged.timings = results.timings;
-                    }
-                    merged.seed = merged.seed.or(results.seed);
-                    for (key, value) in results.extra {
-                        merged.extra.entry(key).or_insert(value);
-                    }
-                }
-            }
-            Ok(Some(merged))
-        }
-        value @ Value::Object(_) => parse(value).map(Some),
-        _ => Ok(None),
+    d.deserialize_any(ResultsVisitor)
+}
+
+struct ResultsVisitor;
+
+impl<'de> Visitor<'de> for ResultsVisitor {
+    type Value = Option<VideoResults>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("video results")
     }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        VideoResults::deserialize(MapAccessDeserializer::new(map)).map(Some)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut merged = VideoResults::default();
+        let mut extra = Collector::default();
+        let mut entries = 0;
+        // Each item is kept as its text until its shape says what it is.
+        while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+            let text = item.get();
+            let parse = |what: &str| A::Error::custom(format!("video results: {what}"));
+            let video = match text.as_bytes().first() {
+                Some(b'"') => true,
+                Some(b'{') => has_key(text, "url"),
+                _ => continue,
+            };
+            if video {
+                let video: GeneratedMedia =
+                    serde_json::from_str(text).map_err(|e| parse(&e.to_string()))?;
+                entries = push(&mut merged.videos, video, entries)?;
+                continue;
+            }
+            let results: VideoResults =
+                serde_json::from_str(text).map_err(|e| parse(&e.to_string()))?;
+            entries = check_merge::<_, A::Error>(&merged.videos, &results.videos, entries)?;
+            merged.videos.extend(results.videos);
+            if merged.timings.is_empty() {
+                merged.timings = results.timings;
+            }
+            merged.seed = merged.seed.or(results.seed);
+            extra.add_missing(&results.extra);
+        }
+        merged.extra = extra.finish();
+        Ok(Some(merged))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Whether the JSON object `text` has the key `name` (values are skipped, not built).
+fn has_key(text: &str, name: &str) -> bool {
+    struct KeyFinder<'n>(&'n str);
+    impl<'de> Visitor<'de> for KeyFinder<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut found = false;
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                found |= key == self.0;
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(found)
+        }
+    }
+    serde_json::Deserializer::from_str(text)
+        .deserialize_map(KeyFinder(name))
+        .unwrap_or(false)
 }
 
 impl Client {

@@ -298,7 +298,7 @@ fn transcription_answers_of_every_shape() {
     assert_eq!(client.transcribe(audio()).unwrap().text, "");
     let tagged = client.transcribe(audio()).unwrap();
     assert_eq!(tagged.text, "<|HAPPY|>hi", "kept as sent");
-    assert_eq!(tagged.extra["duration"], 1.5);
+    assert_eq!(tagged.extra.get("duration").unwrap().get(), "1.5");
 }
 
 #[test]
@@ -511,7 +511,7 @@ fn deleting_a_voice_takes_any_2xx_answer() {
     let client = checks::client(&server);
     for (_, expected) in bodies {
         let answer = client.delete_voice("speech:v1:a:b").unwrap();
-        assert_eq!(answer.body, expected);
+        assert_eq!(answer.body.to_value(), expected);
         assert_eq!(answer.request_id(), Some(TRACE));
         let sent = server.last_request().unwrap();
         assert!(sent.is("POST", "/v1/audio/voice/deletions"));

@@ -60,7 +60,10 @@ fn completion_reads_the_documented_answer_with_its_metadata() {
     assert_eq!(completion.text(), "    if n < 2:\n        return n");
     assert_eq!(completion.finish_reason(), Some(&FinishReason::Eos));
     assert_eq!(completion.usage.as_ref().map(|u| u.total_tokens), Some(140));
-    assert_eq!(completion.extra["prompt"][0]["text"], "def fib(n):");
+    assert_eq!(
+        completion.extra.to_value()["prompt"][0]["text"],
+        "def fib(n):"
+    );
     assert_eq!(completion.request_id(), Some(TRACE));
 }
 

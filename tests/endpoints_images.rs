@@ -85,7 +85,7 @@ fn generation_reads_every_documented_answer_with_its_metadata() {
     assert_eq!(observed.urls().count(), 2);
     assert_eq!(observed.seed, Some(9_999_999_999));
     assert_eq!(observed.created, Some(1761276928));
-    assert_eq!(observed.extra["shared_id"], "0");
+    assert_eq!(observed.extra.get("shared_id").unwrap().get(), r#""0""#);
 
     let openai_style = client.generate_images(&request).unwrap();
     assert_eq!(openai_style.urls().collect::<Vec<_>>(), [url]);

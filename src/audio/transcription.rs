@@ -22,11 +22,11 @@
 //! assert_eq!(answer.text, "今天天气不错。");
 //! ```
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use crate::client::{with_response, Client, WithResponse};
 use crate::error::Error;
+use crate::extra::with_extra;
 use crate::meta::ResponseMeta;
 use crate::multipart::{FilePart, Form};
 use crate::serde_util::null_as_default;
@@ -98,21 +98,20 @@ impl TranscriptionRequest {
     }
 }
 
-/// The answer of `POST /audio/transcriptions`.
-///
-/// `text` is opaque: whether SenseVoice adds inline emotion or event tags is undocumented.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Transcription {
-    /// The transcribed text (`""` when the server sent none).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub text: String,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of `POST /audio/transcriptions`.
+    ///
+    /// `text` is opaque: whether SenseVoice adds inline emotion or event tags is undocumented.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Transcription {
+        /// The transcribed text (`""` when the server sent none).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub text: String,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(Transcription);
@@ -204,7 +203,7 @@ mod tests {
             assert_eq!(t.text, text, "{body}");
         }
         let t: Transcription = serde_json::from_value(json!({"text": "x", "lang": "zh"})).unwrap();
-        assert_eq!(t.extra["lang"], "zh");
+        assert_eq!(t.extra.get("lang").unwrap().get(), r#""zh""#);
         assert_eq!(
             serde_json::to_value(&t).unwrap(),
             json!({"text": "x", "lang": "zh"})

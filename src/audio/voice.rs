@@ -31,15 +31,22 @@
 //! assert_eq!(list.results[0].custom_name, "my-voice");
 //! ```
 
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::bounded::{collect, Bounded, Entry};
 use crate::client::{api_error, with_response, Call, Client, WithResponse};
 use crate::error::Error;
+use crate::extra::with_extra;
+use crate::json::Key;
 use crate::json::TopLevel;
 use crate::media::MediaInput;
 use crate::meta::ResponseMeta;
 use crate::multipart::{FilePart, Form};
+use crate::raw::RawJson;
 use crate::serde_util::null_as_default;
 
 /// Whether a custom voice name uses only `A–Z a–z 0–9 _ -` and is not empty. The server's rules are
@@ -161,53 +168,52 @@ impl VoiceUploadForm {
     }
 }
 
-/// The answer of a voice upload.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct UploadedVoice {
-    /// The voice URI, `speech:<name>:<id>:<id>`: the `voice` of a speech request.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub uri: String,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of a voice upload.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct UploadedVoice {
+        /// The voice URI, `speech:<name>:<id>:<id>`: the `voice` of a speech request.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub uri: String,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(UploadedVoice);
 
-/// One uploaded voice, as `GET /audio/voice/list` describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Voice {
-    /// The model the voice works with.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub model: String,
-    /// Its name (`customName`; `custom_name` is accepted too).
-    #[serde(
-        rename = "customName",
-        alias = "custom_name",
-        default,
-        deserialize_with = "null_as_default"
-    )]
-    pub custom_name: String,
-    /// The transcript of its sample.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub text: String,
-    /// Its URI: the `voice` of a speech request, and the key to delete it.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub uri: String,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+with_extra! {
+    /// One uploaded voice, as `GET /audio/voice/list` describes it.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Voice {
+        /// The model the voice works with.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub model: String,
+        /// Its name (`customName`; `custom_name` is accepted too).
+        #[serde(
+            rename = "customName",
+            alias = "custom_name",
+            default,
+            deserialize_with = "null_as_default"
+        )]
+        pub custom_name: String,
+        /// The transcript of its sample.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub text: String,
+        /// Its URI: the `voice` of a speech request, and the key to delete it.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub uri: String,
+    }
 }
 
 /// The answer of `GET /audio/voice/list`: your uploaded voices (system voices are not listed).
 ///
 /// Read tolerantly: `{"results": [...]}` (documented), `{"result": [...]}` (which several clients also
-/// read), `null` or absent lists, and a bare array.
+/// read), `null` or absent lists, and a bare array; at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES)
+/// voices.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct VoiceList {
@@ -220,23 +226,62 @@ pub struct VoiceList {
 
 with_response!(VoiceList);
 
+impl Entry for Voice {
+    const WHAT: &'static str = "voices";
+}
+
 impl<'de> Deserialize<'de> for VoiceList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let list = match Value::deserialize(deserializer)? {
-            Value::Object(mut map) => {
-                let results = map.remove("results").filter(|v| !v.is_null());
-                let result = map.remove("result").filter(|v| !v.is_null());
-                results.or(result).unwrap_or(Value::Array(Vec::new()))
+        deserializer.deserialize_any(VoiceListVisitor)
+    }
+}
+
+struct VoiceListVisitor;
+
+impl<'de> Visitor<'de> for VoiceListVisitor {
+    type Value = VoiceList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of voices")
+    }
+
+    /// `results`, else `result` (kept as text until `results` is known to be missing or `null`).
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VoiceList, A::Error> {
+        let mut results: Option<Vec<Voice>> = None;
+        let mut result: Option<RawJson> = None;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "results" => results = map.next_value::<Option<Bounded<Voice>>>()?.map(|l| l.0),
+                "result" => result = map.next_value::<Option<RawJson>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            Value::Null => Value::Array(Vec::new()),
-            array => array,
+        }
+        let results = match (results, result) {
+            (Some(results), _) => results,
+            (None, Some(result)) => {
+                serde_json::from_str::<Bounded<Voice>>(result.get())
+                    .map_err(serde::de::Error::custom)?
+                    .0
+            }
+            (None, None) => Vec::new(),
         };
-        let results = Vec::<Voice>::deserialize(list).map_err(D::Error::custom)?;
         Ok(VoiceList {
             results,
             response: ResponseMeta::default(),
         })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<VoiceList, A::Error> {
+        Ok(VoiceList {
+            results: collect(seq)?,
+            response: ResponseMeta::default(),
+        })
+    }
+
+    fn visit_unit<E>(self) -> Result<VoiceList, E> {
+        Ok(VoiceList::default())
     }
 }
 
@@ -265,13 +310,13 @@ impl DeleteVoiceRequest {
 }
 
 /// The answer of a voice deletion. Documented only as "a string"; a self-hosted clone answers `{}`.
-/// Any 2xx is success; the body is kept as sent.
+/// Any 2xx is success; the body is kept as sent, as JSON text.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 #[non_exhaustive]
 pub struct DeleteVoiceResponse {
-    /// The body as sent: JSON when it parses, else a JSON string of its text; `null` when empty.
-    pub body: Value,
+    /// The body as sent: its JSON text when it parses, else a JSON string of its text; `null` when empty.
+    pub body: RawJson,
     /// The response this came from (not part of the JSON).
     #[serde(skip)]
     pub(crate) response: ResponseMeta,
@@ -283,10 +328,15 @@ impl DeleteVoiceResponse {
     /// The body as JSON when it parses, else as a JSON string of its (lossy UTF-8) text; empty is `null`.
     pub fn from_body(body: &[u8]) -> Self {
         let body = if body.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
+            RawJson::default()
         } else {
-            serde_json::from_slice(body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+            serde_json::from_slice(body).unwrap_or_else(|_| {
+                // A JSON string of any text is one JSON value.
+                serde_json::to_string(&String::from_utf8_lossy(body))
+                    .ok()
+                    .and_then(|text| RawJson::from_string(text).ok())
+                    .unwrap_or_default()
+            })
         };
         DeleteVoiceResponse {
             body,
@@ -470,7 +520,7 @@ mod tests {
                 .unwrap();
         assert_eq!(snake.results[0].custom_name, "s");
         assert_eq!(snake.results[0].uri, "");
-        assert_eq!(snake.results[0].extra["x"], 1);
+        assert_eq!(snake.results[0].extra.get("x").unwrap().get(), "1");
         assert!(serde_json::from_value::<VoiceList>(json!({"results": 5})).is_err());
         assert_eq!(
             serde_json::to_value(&snake).unwrap(),
@@ -484,13 +534,13 @@ mod tests {
             serde_json::to_value(DeleteVoiceRequest::new("speech:n:a:b")).unwrap(),
             json!({"uri": "speech:n:a:b"})
         );
-        assert_eq!(DeleteVoiceResponse::from_body(b"\"ok\"").body, json!("ok"));
-        assert_eq!(DeleteVoiceResponse::from_body(b"{}").body, json!({}));
-        assert_eq!(DeleteVoiceResponse::from_body(b"  ").body, Value::Null);
-        assert_eq!(
-            DeleteVoiceResponse::from_body(b"deleted").body,
-            json!("deleted")
-        );
+        let body = |text: &[u8]| DeleteVoiceResponse::from_body(text).body.to_value();
+        assert_eq!(body(b"\"ok\""), json!("ok"));
+        assert_eq!(body(b" {} "), json!({}));
+        assert_eq!(DeleteVoiceResponse::from_body(b" {} ").body.get(), "{}");
+        assert_eq!(body(b"  "), Value::Null);
+        assert_eq!(DeleteVoiceResponse::from_body(b"").body.get(), "null");
+        assert_eq!(body(b"deleted"), json!("deleted"));
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The batch object ([`Batch`]) as create, retrieve, cancel and list return it, with its status, counts
 //! and errors, all read tolerantly.
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use crate::client::with_response;
+use crate::extra::{with_extra, ExtraFields};
 use crate::files::FileRef;
+use crate::lenient::{lenient_string, lenient_u64};
 use crate::meta::ResponseMeta;
-use crate::serde_util::{
-    empty_as_none, lenient_string, lenient_u64, null_as_default, open_enum, value_as_u64,
-};
+use crate::raw::RawJson;
+use crate::serde_util::{empty_as_none, null_as_default, open_enum};
+
+use read::{non_empty, object_or_none, tolerant_errors};
 
 open_enum! {
     /// The state of a batch. Unknown values are kept in `Other` (and are not terminal).
@@ -49,162 +51,157 @@ impl BatchStatus {
     }
 }
 
-/// A batch job.
-///
-/// Every field but `id` is optional, and read tolerantly: timestamps as numbers or digit strings,
-/// `errors` and `request_counts` as `null`, `{}`, arrays or objects, `""` file ids as none.
-///
-/// ```
-/// use siliconflow::{Batch, BatchStatus, FileRef};
-///
-/// let batch: Batch = serde_json::from_str(r#"{"id":"batch_rdyqgrcgjg","object":"batch",
-///     "endpoint":"/v1/chat/completions","errors":null,"input_file_id":"file-jkvytbjtow",
-///     "completion_window":"24h","status":"completed","output_file_id":"file-xxxx","error_file_id":null,
-///     "created_at":1741685413,"completed_at":1741690100,"failed_at":null,
-///     "request_counts":{"total":2,"completed":2,"failed":0},"metadata":{"description":"nightly eval job"}}"#).unwrap();
-/// assert!(batch.is_terminal());
-/// assert_eq!(batch.status, Some(BatchStatus::Completed));
-/// assert_eq!(batch.output_file(), Some(FileRef::Id("file-xxxx".into())));
-/// assert_eq!(batch.error_file(), None);
-/// assert_eq!(batch.request_counts.completed, Some(2));
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Batch {
-    /// The batch id (`batch_…`).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub id: String,
-    /// `"batch"`.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub object: String,
-    /// The endpoint its requests go to (`/v1/chat/completions`).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub endpoint: String,
-    /// Its state.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub status: Option<BatchStatus>,
-    /// Validation or processing errors (documented as an array of strings; `null` and `[]` are usual).
-    #[serde(
-        default,
-        deserialize_with = "tolerant_errors",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub errors: Vec<BatchError>,
-    /// The input file's id.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub input_file_id: String,
-    /// The completion window (`"24h"` … `"336h"`).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub completion_window: String,
-    /// The successful results' file, as sent: an id or a URL (see [`Batch::output_file`]).
-    #[serde(
-        default,
-        deserialize_with = "non_empty",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub output_file_id: Option<String>,
-    /// The failed requests' file, as sent: an id or a URL (see [`Batch::error_file`]).
-    #[serde(
-        default,
-        deserialize_with = "non_empty",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub error_file_id: Option<String>,
-    /// Creation time, Unix seconds (`createdAt` accepted too).
-    #[serde(
-        alias = "createdAt",
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub created_at: Option<u64>,
-    /// When it started running.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub in_progress_at: Option<u64>,
-    /// When its completion window ends.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expires_at: Option<u64>,
-    /// When it started writing results.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub finalizing_at: Option<u64>,
-    /// When it completed.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub completed_at: Option<u64>,
-    /// When it failed.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub failed_at: Option<u64>,
-    /// When it expired.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expired_at: Option<u64>,
-    /// When cancelling began.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub cancelling_at: Option<u64>,
-    /// When it was cancelled.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub cancelled_at: Option<u64>,
-    /// Request counts (all unknown when the server sent `null` or `{}`).
-    #[serde(
-        default,
-        deserialize_with = "tolerant_counts",
-        skip_serializing_if = "RequestCounts::is_empty"
-    )]
-    pub request_counts: RequestCounts,
-    /// Your metadata (`None` when `null` or not an object).
-    #[serde(
-        default,
-        deserialize_with = "object_or_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub metadata: Option<Map<String, Value>>,
-    /// The input file's name (list items).
-    #[serde(
-        default,
-        deserialize_with = "non_empty",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub file_name: Option<String>,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// A batch job.
+    ///
+    /// Every field but `id` is optional, and read tolerantly: timestamps as numbers or digit strings,
+    /// `errors` and `request_counts` as `null`, `{}`, arrays or objects, `""` file ids as none.
+    ///
+    /// ```
+    /// use siliconflow::{Batch, BatchStatus, FileRef};
+    ///
+    /// let batch: Batch = serde_json::from_str(r#"{"id":"batch_rdyqgrcgjg","object":"batch",
+    ///     "endpoint":"/v1/chat/completions","errors":null,"input_file_id":"file-jkvytbjtow",
+    ///     "completion_window":"24h","status":"completed","output_file_id":"file-xxxx","error_file_id":null,
+    ///     "created_at":1741685413,"completed_at":1741690100,"failed_at":null,
+    ///     "request_counts":{"total":2,"completed":2,"failed":0},"metadata":{"description":"nightly eval job"}}"#).unwrap();
+    /// assert!(batch.is_terminal());
+    /// assert_eq!(batch.status, Some(BatchStatus::Completed));
+    /// assert_eq!(batch.output_file(), Some(FileRef::Id("file-xxxx".into())));
+    /// assert_eq!(batch.error_file(), None);
+    /// assert_eq!(batch.request_counts.completed, Some(2));
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Batch {
+        /// The batch id (`batch_…`).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub id: String,
+        /// `"batch"`.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub object: String,
+        /// The endpoint its requests go to (`/v1/chat/completions`).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub endpoint: String,
+        /// Its state.
+        #[serde(
+            default,
+            deserialize_with = "empty_as_none",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub status: Option<BatchStatus>,
+        /// Validation or processing errors (documented as an array of strings; `null` and `[]` are usual).
+        #[serde(
+            default,
+            deserialize_with = "tolerant_errors",
+            skip_serializing_if = "Vec::is_empty"
+        )]
+        pub errors: Vec<BatchError>,
+        /// The input file's id.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub input_file_id: String,
+        /// The completion window (`"24h"` … `"336h"`).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub completion_window: String,
+        /// The successful results' file, as sent: an id or a URL (see [`Batch::output_file`]).
+        #[serde(
+            default,
+            deserialize_with = "non_empty",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub output_file_id: Option<String>,
+        /// The failed requests' file, as sent: an id or a URL (see [`Batch::error_file`]).
+        #[serde(
+            default,
+            deserialize_with = "non_empty",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub error_file_id: Option<String>,
+        /// Creation time, Unix seconds (`createdAt` accepted too).
+        #[serde(
+            alias = "createdAt",
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub created_at: Option<u64>,
+        /// When it started running.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub in_progress_at: Option<u64>,
+        /// When its completion window ends.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub expires_at: Option<u64>,
+        /// When it started writing results.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub finalizing_at: Option<u64>,
+        /// When it completed.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub completed_at: Option<u64>,
+        /// When it failed.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub failed_at: Option<u64>,
+        /// When it expired.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub expired_at: Option<u64>,
+        /// When cancelling began.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub cancelling_at: Option<u64>,
+        /// When it was cancelled.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub cancelled_at: Option<u64>,
+        /// Request counts (all unknown when the server sent `null` or `{}`).
+        #[serde(default, skip_serializing_if = "RequestCounts::is_empty")]
+        pub request_counts: RequestCounts,
+        /// Your metadata, as the JSON object text sent (`None` when `null` or not an object).
+        #[serde(
+            default,
+            deserialize_with = "object_or_none",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub metadata: Option<RawJson>,
+        /// The input file's name (list items).
+        #[serde(
+            default,
+            deserialize_with = "non_empty",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub file_name: Option<String>,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(Batch);
@@ -229,7 +226,8 @@ impl Batch {
 /// How many requests of a batch are done; every count is `None` until the server reports it.
 ///
 /// Read from `{"total", "completed", "failed"}` (numbers or digit strings), and tolerantly from `null`,
-/// `{}`, `[]`, an array holding one such object, or any other shape (all unknown).
+/// `{}`, `[]`, an array holding one such object, or any other shape (all unknown). Other counts are kept
+/// in [`extra`](RequestCounts::extra).
 ///
 /// ```
 /// use siliconflow::Batch;
@@ -239,7 +237,7 @@ impl Batch {
 /// let early: Batch = serde_json::from_str(r#"{"id":"b","status":"in_queue","request_counts":{}}"#).unwrap();
 /// assert!(early.request_counts.is_empty());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct RequestCounts {
     /// Requests in the batch.
@@ -263,9 +261,9 @@ pub struct RequestCounts {
         skip_serializing_if = "Option::is_none"
     )]
     pub failed: Option<u64>,
-    /// Any other counts, as sent.
+    /// Any other counts, as sent (see [`ExtraFields`]).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: ExtraFields,
 }
 
 impl RequestCounts {
@@ -287,57 +285,55 @@ impl RequestCounts {
     }
 }
 
-/// One error of a batch.
-///
-/// Read from a string (the documented `array<string>`), from an object `{code, message, line, param}`
-/// (OpenAI's shape), and from OpenAI's list wrapper `{"object":"list","data":[…]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct BatchError {
-    /// The error code.
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub code: Option<String>,
-    /// What went wrong.
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub message: Option<String>,
-    /// The input line it concerns.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub line: Option<u64>,
-    /// The parameter it concerns.
-    #[serde(
-        default,
-        deserialize_with = "lenient_string",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub param: Option<String>,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+with_extra! {
+    /// One error of a batch.
+    ///
+    /// Read from a string (the documented `array<string>`), from an object `{code, message, line, param}`
+    /// (OpenAI's shape), and from OpenAI's list wrapper `{"object":"list","data":[…]}`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct BatchError {
+        /// The error code.
+        #[serde(
+            default,
+            deserialize_with = "lenient_string",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub code: Option<String>,
+        /// What went wrong.
+        #[serde(
+            default,
+            deserialize_with = "lenient_string",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub message: Option<String>,
+        /// The input line it concerns.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub line: Option<u64>,
+        /// The parameter it concerns.
+        #[serde(
+            default,
+            deserialize_with = "lenient_string",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub param: Option<String>,
+    }
 }
 
 /// The answer of `GET /batches`.
 ///
 /// The guide says listing does not paginate yet; `first_id`, `last_id` and `has_more` are read when sent.
 /// A bare array of batches is accepted too.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(from = "BatchListWire")]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 #[non_exhaustive]
 pub struct BatchList {
     /// `"list"`.
     pub object: String,
-    /// The batches.
+    /// The batches (read: at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES), errors included).
     pub data: Vec<Batch>,
     /// The first batch's id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,120 +350,6 @@ pub struct BatchList {
 
 with_response!(BatchList);
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum BatchListWire {
-    Bare(Vec<Batch>),
-    Object {
-        #[serde(default, deserialize_with = "null_as_default")]
-        object: String,
-        #[serde(default, deserialize_with = "null_as_default")]
-        data: Vec<Batch>,
-        #[serde(default, deserialize_with = "non_empty")]
-        first_id: Option<String>,
-        #[serde(default, deserialize_with = "non_empty")]
-        last_id: Option<String>,
-        #[serde(default, deserialize_with = "lenient_bool")]
-        has_more: bool,
-    },
-}
-
-impl From<BatchListWire> for BatchList {
-    fn from(wire: BatchListWire) -> Self {
-        match wire {
-            BatchListWire::Bare(data) => BatchList {
-                data,
-                ..BatchList::default()
-            },
-            BatchListWire::Object {
-                object,
-                data,
-                first_id,
-                last_id,
-                has_more,
-            } => BatchList {
-                object,
-                data,
-                first_id,
-                last_id,
-                has_more,
-                response: ResponseMeta::default(),
-            },
-        }
-    }
-}
-
-fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(lenient_string(d)?.filter(|s| !s.trim().is_empty()))
-}
-
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Bool(b) => b,
-        Value::String(s) => s.trim().eq_ignore_ascii_case("true"),
-        Value::Number(n) => n.as_u64().is_some_and(|n| n != 0),
-        _ => false,
-    })
-}
-
-fn object_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map<String, Value>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Object(map) => Some(map),
-        _ => None,
-    })
-}
-
-fn tolerant_counts<'de, D: Deserializer<'de>>(d: D) -> Result<RequestCounts, D::Error> {
-    let value = match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .find(Value::is_object)
-            .unwrap_or(Value::Null),
-        value => value,
-    };
-    match value {
-        Value::Object(map) => {
-            let mut counts = RequestCounts::default();
-            for (key, value) in map {
-                match key.as_str() {
-                    "total" => counts.total = value_as_u64(&value),
-                    "completed" => counts.completed = value_as_u64(&value),
-                    "failed" => counts.failed = value_as_u64(&value),
-                    _ => {
-                        counts.extra.insert(key, value);
-                    }
-                }
-            }
-            Ok(counts)
-        }
-        _ => Ok(RequestCounts::default()),
-    }
-}
-
-fn tolerant_errors<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<BatchError>, D::Error> {
-    let items = match Value::deserialize(d)? {
-        Value::Array(items) => items,
-        Value::Object(mut map) => match map.remove("data") {
-            Some(Value::Array(items)) => items,
-            Some(_) => Vec::new(),
-            None => vec![Value::Object(map)],
-        },
-        Value::String(message) => vec![Value::String(message)],
-        _ => Vec::new(),
-    };
-    Ok(items.into_iter().filter_map(batch_error).collect())
-}
-
-fn batch_error(value: Value) -> Option<BatchError> {
-    match value {
-        Value::String(message) => Some(BatchError {
-            message: Some(message),
-            ..BatchError::default()
-        }),
-        value @ Value::Object(_) => BatchError::deserialize(value).ok(),
-        _ => None,
-    }
-}
-
+mod read;
 #[cfg(test)]
 mod tests;

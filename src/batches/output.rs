@@ -33,12 +33,17 @@
 
 use std::io::{self, BufRead, Read};
 
-use serde::de::Error as _;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::de::{Error as _, IgnoredAny};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 use crate::chat::response::ChatCompletion;
 use crate::error::ApiError;
-use crate::serde_util::{scalar_text, value_as_u64};
+use crate::json::{from_slice_lenient, without_duplicate_keys, TopLevel};
+use crate::lenient::{lenient_string, Lenient};
+use crate::serde_util::Text;
 
 /// The longest line [`BatchOutputReader`] accepts (64 MiB): a bound on memory whatever the file holds.
 pub const MAX_OUTPUT_LINE: usize = 64 * 1024 * 1024;
@@ -71,38 +76,89 @@ impl BatchOutputLine {
 /// Fails only when the line is not a JSON object, or when a success body is not a chat completion; a
 /// request that failed is `Ok` with an `Err` [`result`](BatchOutputLine::result).
 pub fn parse_output_line(line: &str) -> Result<BatchOutputLine, serde_json::Error> {
-    let Value::Object(mut map) = serde_json::from_str::<Value>(line)? else {
+    match read_line(line) {
+        Err(first) => match without_duplicate_keys(line.as_bytes(), &first) {
+            // A key given twice: read it as Python does, the last value winning.
+            Some(fixed) => read_line(&String::from_utf8_lossy(&fixed)).map_err(|_| first),
+            None => Err(first),
+        },
+        parsed => parsed,
+    }
+}
+
+/// The parts of a line, borrowed from it: values are parsed only once their role is known.
+#[derive(Deserialize)]
+struct LineParts<'a> {
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    custom_id: Option<String>,
+    #[serde(borrow, default)]
+    response: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+}
+
+/// The parts of a line's response.
+#[derive(Deserialize)]
+struct ResponseParts<'a> {
+    /// `status_code`, when the key is there (even with a value that is not a status).
+    #[serde(default, deserialize_with = "present_u64")]
+    status_code: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present_u64")]
+    status: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    request_id: Option<String>,
+    /// The body, when the key is there (`null` included).
+    #[serde(borrow, default, deserialize_with = "present_raw")]
+    body: Option<&'a RawValue>,
+    /// Whether the response has `choices` (then, without a body, it is the completion itself).
+    #[serde(default, deserialize_with = "present")]
+    choices: bool,
+}
+
+fn present_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Ok(Some(Lenient::<u64>::deserialize(d)?.0))
+}
+
+fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
+fn read_line(line: &str) -> Result<BatchOutputLine, serde_json::Error> {
+    if line.trim_start().as_bytes().first() != Some(&b'{') {
         return Err(serde_json::Error::custom(
             "a batch output line must be a JSON object",
         ));
-    };
-    let id = map.get("id").and_then(scalar_text);
-    let custom_id = map
-        .get("custom_id")
-        .and_then(scalar_text)
-        .unwrap_or_default();
-    let response = match map.remove("response") {
-        Some(Value::Object(response)) => Some(response),
+    }
+    let parts: LineParts<'_> = serde_json::from_str(line)?;
+    let response = match parts.response {
+        Some(raw) if raw.get().starts_with('{') => {
+            Some(serde_json::from_str::<ResponseParts<'_>>(raw.get())?).map(|parts| (parts, raw))
+        }
         _ => None,
     };
     let status_code = response
         .as_ref()
-        .and_then(|r| r.get("status_code").or_else(|| r.get("status")))
-        .and_then(value_as_u64)
+        .and_then(|(r, _)| r.status_code.or(r.status).flatten())
         .and_then(|s| u16::try_from(s).ok());
     let request_id = response
         .as_ref()
-        .and_then(|r| r.get("request_id"))
-        .and_then(scalar_text)
+        .and_then(|(r, _)| r.request_id.clone())
         .filter(|s| !s.is_empty());
     let with_request_id = |mut error: ApiError| {
         error.request_id = request_id.clone();
         error
     };
 
-    let result = match (map.remove("error").filter(|e| !e.is_null()), response) {
+    let error = parts.error.filter(|e| e.get() != "null");
+    let result = match (error, response) {
         (Some(error), _) => Err(with_request_id(line_error(status_code, error))),
-        (None, Some(response)) => match response_result(status_code, response)? {
+        (None, Some((response, raw))) => match response_result(status_code, &response, raw)? {
             Ok(completion) => Ok(completion),
             Err(error) => Err(with_request_id(error)),
         },
@@ -113,62 +169,83 @@ pub fn parse_output_line(line: &str) -> Result<BatchOutputLine, serde_json::Erro
         }
     };
     Ok(BatchOutputLine {
-        id,
-        custom_id,
+        id: parts.id,
+        custom_id: parts.custom_id.unwrap_or_default(),
         status_code,
         request_id,
         result,
     })
 }
 
-/// The line-level `error` (`{"code","message"}` or a string) as an [`ApiError`].
-fn line_error(status: Option<u16>, error: Value) -> ApiError {
-    let mut wrapper = Map::new();
-    wrapper.insert("error".to_string(), error);
-    let body = Value::Object(wrapper).to_string();
+/// The line-level `error` (an object or a string) as an [`ApiError`].
+fn line_error(status: Option<u16>, error: &RawValue) -> ApiError {
+    let body = format!(r#"{{"error":{}}}"#, error.get());
     ApiError::parse(status.unwrap_or(0), body.as_bytes())
 }
 
-/// The completion in a `response`, or the error it reports.
+/// What a body holds, once a body sent as JSON text is read.
+enum Body<'a> {
+    /// No body, or `null`.
+    None,
+    /// A JSON value other than a string (an object, a number, an array), as its text.
+    Json(Cow<'a, str>),
+    /// Text: a string body that is not JSON, or a JSON string.
+    Text(String),
+}
+
+impl<'a> Body<'a> {
+    /// Reads the body of JSON text `raw`: a string holding JSON is read for what it holds.
+    fn of(raw: &'a str) -> Result<Body<'a>, serde_json::Error> {
+        match raw.as_bytes().first() {
+            None | Some(b'n') => Ok(Body::None),
+            Some(b'"') => {
+                let text = serde_json::from_str::<Text<'_>>(raw)?.0.into_owned();
+                if serde_json::from_str::<IgnoredAny>(&text).is_err() {
+                    return Ok(Body::Text(text));
+                }
+                let text = text.trim();
+                Ok(match text.as_bytes().first() {
+                    None | Some(b'n') => Body::None,
+                    Some(b'"') => {
+                        Body::Text(serde_json::from_str::<Text<'_>>(text)?.0.into_owned())
+                    }
+                    _ => Body::Json(Cow::Owned(text.to_string())),
+                })
+            }
+            _ => Ok(Body::Json(Cow::Borrowed(raw))),
+        }
+    }
+}
+
 fn response_result(
     status: Option<u16>,
-    mut response: Map<String, Value>,
+    response: &ResponseParts<'_>,
+    raw: &RawValue,
 ) -> Result<Result<ChatCompletion, ApiError>, serde_json::Error> {
-    let body = match response.remove("body") {
-        // JSON sent as text: read what it holds.
-        Some(Value::String(text)) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        Some(body) => body,
+    let body = match response.body {
+        Some(body) => Body::of(body.get())?,
         // No body: the response may be the completion itself.
-        None if response.contains_key("choices") => Value::Object(response),
-        None => Value::Null,
+        None if response.choices => Body::Json(Cow::Borrowed(raw.get())),
+        None => Body::None,
     };
-    if body.is_null() {
-        let mut error = ApiError::parse(status.unwrap_or(0), b"");
-        error.message = "the batch output line's response has no body".to_string();
-        return Ok(Err(error));
-    }
     let failed_status = status.filter(|s| !(200..300).contains(s));
-    let error_payload = match &body {
-        Value::Object(map) => {
-            let non_null = |key: &str| map.get(key).is_some_and(|v| !v.is_null());
-            crate::json::TopLevel {
-                error: non_null("error"),
-                code: non_null("code"),
-                message: non_null("message"),
-                choices: map.contains_key("choices"),
-            }
-            .is_error(true)
+    let text = match body {
+        Body::None => {
+            let mut error = ApiError::parse(status.unwrap_or(0), b"");
+            error.message = "the batch output line's response has no body".to_string();
+            return Ok(Err(error));
         }
-        _ => true,
+        Body::Text(text) => text,
+        Body::Json(json) => {
+            let is_object = json.starts_with('{');
+            if failed_status.is_none() && is_object && !TopLevel::of(json.as_bytes()).is_error(true)
+            {
+                return from_slice_lenient(json.as_bytes()).map(Ok);
+            }
+            json.into_owned()
+        }
     };
-    if failed_status.is_some() || error_payload {
-        let text = match &body {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        return Ok(Err(ApiError::parse(status.unwrap_or(0), text.as_bytes())));
-    }
-    serde_json::from_value(body).map(Ok)
+    Ok(Err(ApiError::parse(status.unwrap_or(0), text.as_bytes())))
 }
 
 /// Why a batch result file could not be read. `line` is 1-based.

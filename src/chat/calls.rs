@@ -63,7 +63,7 @@ impl Client {
                 match crate::client::parse_body(&raw, &meta, true, self.redactor()) {
                     Ok(completion) => completion,
                     Err(error @ Error::MalformedChunk { .. }) => {
-                        crate::completions::as_chat_completion(&raw).ok_or(error)?
+                        crate::chat::read::text_completion_as_chat(&raw).ok_or(error)?
                     }
                     Err(error) => return Err(error),
                 };

@@ -1,6 +1,7 @@
 //! Chat completions: the request, the response, and the stream.
 
 mod calls;
+mod read;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -27,7 +27,9 @@ open_enum! {
 }
 
 /// A message's content: plain text or a list of parts (text, images, video, audio).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Read from a string or a list of at most [`MAX_CONTENT_PARTS`](crate::MAX_CONTENT_PARTS) parts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum Content {
@@ -80,6 +82,8 @@ impl From<Vec<ContentPart>> for Content {
 
 /// One part of a multimodal message.
 ///
+/// Read from its `type` and the field that type names; other keys are ignored.
+///
 /// ```
 /// use siliconflow::{ContentPart, Message};
 ///
@@ -91,7 +95,7 @@ impl From<Vec<ContentPart>> for Content {
 /// assert_eq!(json["content"][1]["type"], "image_url");
 /// assert_eq!(json["content"][1]["image_url"]["url"], "https://example.com/cat.png");
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ContentPart {
@@ -216,7 +220,8 @@ pub struct Message {
     /// An optional participant name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The tool calls an assistant message made.
+    /// The tool calls an assistant message made (read: at most
+    /// [`DEFAULT_MAX_TOOL_CALLS`](crate::DEFAULT_MAX_TOOL_CALLS)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
     /// For a `tool` message: the id of the call it answers.
@@ -240,13 +245,13 @@ struct MessageWire {
     reasoning: Option<String>,
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::bounded::option_list")]
     tool_calls: Option<Vec<ToolCall>>,
     #[serde(default)]
     tool_call_id: Option<String>,
     /// Read leniently: only a boolean counts.
-    #[serde(default)]
-    prefix: Option<Value>,
+    #[serde(default, deserialize_with = "crate::lenient::only_bool")]
+    prefix: Option<bool>,
 }
 
 impl From<MessageWire> for Message {
@@ -259,7 +264,7 @@ impl From<MessageWire> for Message {
             name: wire.name,
             tool_calls: wire.tool_calls,
             tool_call_id: wire.tool_call_id,
-            prefix: wire.prefix.as_ref().and_then(Value::as_bool),
+            prefix: wire.prefix,
         }
     }
 }

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::request::{Content, ContentPart, Message};
+use crate::bounded::Entry;
 use crate::client::with_response;
+use crate::limits::{DEFAULT_MAX_CHOICES, DEFAULT_MAX_TOOL_CALLS};
 use crate::meta::ResponseMeta;
 use crate::raw::RawJson;
 use crate::serde_util::{empty_as_none, null_as_default, open_enum};
@@ -64,8 +66,9 @@ pub struct ChatCompletion {
     /// The model that answered.
     #[serde(default, deserialize_with = "null_as_default")]
     pub model: String,
-    /// The choices, one per `n`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// The choices, one per `n` (read: at most [`DEFAULT_MAX_CHOICES`], whose
+    /// tool calls and content parts total at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES) with them).
+    #[serde(default, deserialize_with = "crate::bounded::list")]
     pub choices: Vec<Choice>,
     /// Token usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,15 +197,34 @@ pub struct Choice {
     pub logprobs: Option<RawJson>,
 }
 
+impl Entry for Choice {
+    const WHAT: &'static str = "choices";
+    const MAX: usize = DEFAULT_MAX_CHOICES;
+
+    /// The choice, its content parts and its tool calls.
+    fn entries(&self) -> usize {
+        let parts = match &self.message.content {
+            Some(Content::Parts(parts)) => parts.len(),
+            _ => 0,
+        };
+        1 + parts + self.message.tool_calls.as_ref().map_or(0, Vec::len)
+    }
+}
+
 /// Reads an answer's message, joining content sent as text parts only into one string.
 fn answer_message<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Message, D::Error> {
     let mut message = Message::deserialize(deserializer)?;
+    join_text_parts(&mut message);
+    Ok(message)
+}
+
+/// Joins an answer's content sent as text parts only into one string.
+pub(crate) fn join_text_parts(message: &mut Message) {
     if let Some(Content::Parts(parts)) = &message.content {
         if parts.iter().all(|p| matches!(p, ContentPart::Text { .. })) {
             message.content = Some(Content::Text(message.text().into_owned()));
         }
     }
-    Ok(message)
 }
 
 /// A call the model made to a tool.
@@ -240,6 +262,11 @@ impl ToolCall {
             },
         }
     }
+}
+
+impl Entry for ToolCall {
+    const WHAT: &'static str = "tool calls";
+    const MAX: usize = DEFAULT_MAX_TOOL_CALLS;
 }
 
 /// The function part of a [`ToolCall`].

@@ -88,14 +88,29 @@ impl Client {
         form: Form,
     ) -> Result<(T, ResponseMeta), Error> {
         let mut upload = FormUpload::new(form);
-        let call = Call {
-            method: Method::Post,
-            target: Target::Api(path),
-            payload: Payload::Upload(&mut upload),
-            accept: "application/json",
-            streaming: false,
-        };
-        self.call_json(call, false)
+        self.call_json(form_call(path, &mut upload), false)
+    }
+
+    /// `POST {base}/{path}` with `form` as a `multipart/form-data` body, and the answer's bytes (bounded
+    /// by `max_event_size`), for answers parsed by their endpoint (an envelope).
+    pub(crate) fn post_form_body(
+        &self,
+        path: &str,
+        form: Form,
+    ) -> Result<(Vec<u8>, ResponseMeta), Error> {
+        let mut upload = FormUpload::new(form);
+        self.call_body(form_call(path, &mut upload))
+    }
+}
+
+/// The call of a form upload.
+fn form_call<'a>(path: &'a str, upload: &'a mut FormUpload) -> Call<'a> {
+    Call {
+        method: Method::Post,
+        target: Target::Api(path),
+        payload: Payload::Upload(upload),
+        accept: "application/json",
+        streaming: false,
     }
 }
 

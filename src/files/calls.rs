@@ -26,8 +26,8 @@ impl Client {
     /// # Ok::<(), siliconflow::Error>(())
     /// ```
     pub fn upload_file(&self, request: FileUploadRequest) -> Result<FileObject, Error> {
-        let (value, meta) = self.post_form::<serde_json::Value>("files", request.into_form())?;
-        self.decode_enveloped(value, meta, "POST /files")
+        let (body, meta) = self.post_form_body("files", request.into_form())?;
+        self.decode_enveloped(&body, meta, "POST /files")
     }
 
     /// Lists uploaded files (`GET /files?purpose=batch&limit=…`); no paging is documented. The answer is

@@ -34,13 +34,19 @@
 
 mod calls;
 
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use std::fmt;
 
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::bounded::{collect, Bounded, Entry};
 use crate::client::with_response;
+use crate::extra::with_extra;
+use crate::json::Key;
+use crate::lenient::{lenient_u64, Lenient, Scalar};
 use crate::meta::ResponseMeta;
 use crate::multipart::{FilePart, Form};
-use crate::serde_util::{empty_as_none, lenient_u64, null_as_default, open_enum};
+use crate::serde_util::{empty_as_none, null_as_default, open_enum};
 
 open_enum! {
     /// What a file is for. Only `batch` is documented.
@@ -92,61 +98,60 @@ impl FileUploadRequest {
     }
 }
 
-/// A stored file, as the upload and the list describe it.
-///
-/// ```
-/// use siliconflow::{FileObject, FilePurpose};
-///
-/// let file: FileObject = serde_json::from_str(r#"{"id":"file-1","bytes":806,"created_at":1741777570,"purpose":"batch","line_count":2}"#).unwrap();
-/// assert_eq!((file.created_at, file.purpose), (Some(1741777570), Some(FilePurpose::Batch)));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FileObject {
-    /// The file id (`file-…`): the `input_file_id` of a batch.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub id: String,
-    /// `"file"`.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub object: String,
-    /// Its size in bytes.
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub bytes: Option<u64>,
-    /// Upload time, Unix seconds (`created_at`, or `createdAt` as the upload answer spells it).
-    #[serde(
-        alias = "createdAt",
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub created_at: Option<u64>,
-    /// The uploaded file's name.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub filename: String,
-    /// Its purpose.
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub purpose: Option<FilePurpose>,
-    /// How many lines (requests) it holds (in the list).
-    #[serde(
-        default,
-        deserialize_with = "lenient_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub line_count: Option<u64>,
-    /// Any other fields, as sent.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// A stored file, as the upload and the list describe it.
+    ///
+    /// ```
+    /// use siliconflow::{FileObject, FilePurpose};
+    ///
+    /// let file: FileObject = serde_json::from_str(r#"{"id":"file-1","bytes":806,"created_at":1741777570,"purpose":"batch","line_count":2}"#).unwrap();
+    /// assert_eq!((file.created_at, file.purpose), (Some(1741777570), Some(FilePurpose::Batch)));
+    /// ```
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct FileObject {
+        /// The file id (`file-…`): the `input_file_id` of a batch.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub id: String,
+        /// `"file"`.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub object: String,
+        /// Its size in bytes.
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub bytes: Option<u64>,
+        /// Upload time, Unix seconds (`created_at`, or `createdAt` as the upload answer spells it).
+        #[serde(
+            alias = "createdAt",
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub created_at: Option<u64>,
+        /// The uploaded file's name.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub filename: String,
+        /// Its purpose.
+        #[serde(
+            default,
+            deserialize_with = "empty_as_none",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub purpose: Option<FilePurpose>,
+        /// How many lines (requests) it holds (in the list).
+        #[serde(
+            default,
+            deserialize_with = "lenient_u64",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pub line_count: Option<u64>,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(FileObject);
@@ -154,7 +159,7 @@ with_response!(FileObject);
 /// The files of `GET /files` (the envelope's `data`).
 ///
 /// Read tolerantly: `{"object":"file","data":[…]}` (documented), a `data` that is `null` or absent, and a
-/// bare array of files.
+/// bare array of files; at most [`MAX_LIST_ENTRIES`](crate::MAX_LIST_ENTRIES) files.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[non_exhaustive]
 pub struct FileList {
@@ -169,28 +174,70 @@ pub struct FileList {
 
 with_response!(FileList);
 
+impl Entry for FileObject {
+    const WHAT: &'static str = "files";
+}
+
 impl<'de> Deserialize<'de> for FileList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let (object, data) = match Value::deserialize(deserializer)? {
-            Value::Object(mut map) => {
-                let object = match map.remove("object") {
-                    Some(Value::String(object)) => object,
-                    _ => String::new(),
-                };
-                (object, map.remove("data").unwrap_or(Value::Null))
+        deserializer.deserialize_any(FileListVisitor)
+    }
+}
+
+struct FileListVisitor;
+
+impl<'de> Visitor<'de> for FileListVisitor {
+    type Value = FileList;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of files")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FileList, A::Error> {
+        let mut list = FileList::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match &*key {
+                "object" => {
+                    list.object = map.next_value::<Lenient<Name>>()?.0.unwrap_or_default().0
+                }
+                "data" => {
+                    list.data = map
+                        .next_value::<Option<Bounded<FileObject>>>()?
+                        .map_or_else(Vec::new, |data| data.0)
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            other => (String::new(), other),
-        };
-        let data = match data {
-            Value::Null => Vec::new(),
-            data => Vec::<FileObject>::deserialize(data).map_err(D::Error::custom)?,
-        };
+        }
+        Ok(list)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<FileList, A::Error> {
         Ok(FileList {
-            object,
-            data,
-            response: ResponseMeta::default(),
+            data: collect(seq)?,
+            ..FileList::default()
         })
+    }
+
+    fn visit_unit<E>(self) -> Result<FileList, E> {
+        Ok(FileList::default())
+    }
+}
+
+/// A name: a string only.
+#[derive(Default)]
+struct Name(String);
+
+impl Scalar for Name {
+    const EXPECTING: &'static str = "a string";
+
+    fn from_str(v: &str) -> Option<Name> {
+        Some(Name(v.to_string()))
+    }
+
+    fn from_string(v: String) -> Option<Name> {
+        Some(Name(v))
     }
 }
 
@@ -256,26 +303,25 @@ impl FileListQuery {
     }
 }
 
-/// The answer of [`Client::delete_file`](crate::Client::delete_file) (`DELETE /files/{id}`, OpenAI's
-/// endpoint; not documented by SiliconFlow): `{"id","object":"file","deleted":true}`, bare or wrapped.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct DeletedFile {
-    /// The file id.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub id: String,
-    /// `"file"`.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub object: String,
-    /// Whether the file was deleted (`false` when the answer does not say).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub deleted: bool,
-    /// Fields this crate does not know.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The response this came from (not part of the JSON).
-    #[serde(skip)]
-    pub(crate) response: ResponseMeta,
+with_extra! {
+    /// The answer of [`Client::delete_file`](crate::Client::delete_file) (`DELETE /files/{id}`, OpenAI's
+    /// endpoint; not documented by SiliconFlow): `{"id","object":"file","deleted":true}`, bare or wrapped.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct DeletedFile {
+        /// The file id.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub id: String,
+        /// `"file"`.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub object: String,
+        /// Whether the file was deleted (`false` when the answer does not say).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub deleted: bool,
+        /// The response this came from (not part of the JSON).
+        #[serde(skip)]
+        pub(crate) response: ResponseMeta,
+    }
 }
 
 with_response!(DeletedFile);
@@ -397,7 +443,7 @@ mod tests {
             ("", Some(806), None)
         );
         assert_eq!(odd.purpose, None);
-        assert_eq!(odd.extra["owner"], "u");
+        assert_eq!(odd.extra.get("owner").unwrap().get(), r#""u""#);
         // Serialized under the snake_case name.
         let value = serde_json::to_value(FileObject {
             created_at: Some(5),

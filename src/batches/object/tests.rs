@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn batch(value: Value) -> Batch {
     serde_json::from_value(value).unwrap()
@@ -42,7 +42,7 @@ fn documented_completed_batch() {
     );
     assert_eq!(b.request_counts.pending(), Some(0));
     assert_eq!(
-        b.metadata.as_ref().unwrap()["description"],
+        b.metadata.as_ref().unwrap().to_value()["description"],
         "nightly eval job"
     );
     assert_eq!(b.output_file(), Some(FileRef::Id("file-xxxx".into())));
@@ -104,7 +104,7 @@ fn request_counts_of_every_shape() {
         (Some(5), Some(2), Some(1))
     );
     assert_eq!(full.pending(), Some(2));
-    assert_eq!(full.extra["expired"], 1);
+    assert_eq!(full.extra.get("expired").unwrap().get(), "1");
     let in_array = counts(json!([{"total": 3, "completed": null}]));
     assert_eq!((in_array.total, in_array.completed), (Some(3), None));
     assert_eq!(in_array.pending(), Some(3));
@@ -171,7 +171,7 @@ fn file_references_and_odd_fields() {
     assert_eq!(b.completed_at, Some(1_000_000_000));
     assert_eq!(b.metadata, None);
     assert_eq!(b.file_name.as_deref(), Some("r.jsonl"));
-    assert_eq!(b.extra["unknown"]["a"], 1);
+    assert_eq!(b.extra.to_value()["unknown"]["a"], 1);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::chat::response::FinishReason;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const COMPLETION: &str = r#"{"id":"c1","object":"chat.completion","created":1741685413,"model":"deepseek-ai/DeepSeek-V3","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning_content":"2+2"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
 
