@@ -1,0 +1,173 @@
+//! Measuring one run: CPU time of the reading thread, allocations counted on it, peak RSS.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::clients::Totals;
+
+// ---- Allocation counting ------------------------------------------------------------------------------
+
+/// Wraps the system allocator and counts allocations made while the calling thread has `COUNTING` set.
+pub(crate) struct CountingAlloc;
+
+pub(crate) static ALLOCS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static REALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Never panics, also during thread teardown.
+pub(crate) fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if counting() {
+            ALLOCS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if counting() {
+            ALLOCS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if counting() {
+            REALLOCS.fetch_add(1, Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+pub(crate) static GLOBAL: CountingAlloc = CountingAlloc;
+
+// ---- CPU time of this thread --------------------------------------------------------------------------
+
+#[cfg(target_os = "linux")]
+pub(crate) mod cpu {
+    use std::time::Duration;
+
+    #[repr(C)]
+    struct Timeval {
+        tv_sec: i64,
+        tv_usec: i64,
+    }
+
+    #[repr(C)]
+    struct Rusage {
+        ru_utime: Timeval,
+        ru_stime: Timeval,
+        rest: [i64; 14],
+    }
+
+    extern "C" {
+        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+    }
+
+    const RUSAGE_THREAD: i32 = 1;
+
+    /// User and system CPU time of the calling thread (the server's threads are not included).
+    pub fn thread_cpu() -> (Duration, Duration) {
+        let mut usage = Rusage {
+            ru_utime: Timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            },
+            ru_stime: Timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            },
+            rest: [0; 14],
+        };
+        // SAFETY: `usage` is a valid, writable `struct rusage` for 64-bit Linux.
+        let rc = unsafe { getrusage(RUSAGE_THREAD, &mut usage) };
+        assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) failed");
+        let time = |t: &Timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        (time(&usage.ru_utime), time(&usage.ru_stime))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) mod cpu {
+    use std::time::Duration;
+
+    /// Not measured off Linux.
+    pub fn thread_cpu() -> (Duration, Duration) {
+        (Duration::ZERO, Duration::ZERO)
+    }
+}
+
+// ---- Memory -------------------------------------------------------------------------------------------
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`, `VmRSS`), in KiB.
+pub(crate) fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resets `VmHWM` to the current RSS (Linux 4.0+); returns whether it worked.
+pub(crate) fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+// ---- Measurement --------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub(crate) wall: Duration,
+    pub(crate) user: Duration,
+    pub(crate) sys: Duration,
+    pub(crate) allocs: u64,
+    pub(crate) reallocs: u64,
+    /// VmHWM growth during the run (VmHWM reset to the current RSS just before it), KiB.
+    pub(crate) rss_growth_kib: u64,
+    /// VmHWM at the end of the run, KiB.
+    pub(crate) hwm_kib: u64,
+}
+
+/// Runs `f` on this thread with CPU time, allocations and peak RSS measured around it.
+pub(crate) fn measure(f: impl FnOnce() -> Totals) -> (Sample, Totals) {
+    let reset = reset_peak_rss();
+    let hwm_before = if reset {
+        status_kib("VmHWM")
+    } else {
+        status_kib("VmRSS")
+    };
+    ALLOCS.store(0, Relaxed);
+    REALLOCS.store(0, Relaxed);
+    let (user0, sys0) = cpu::thread_cpu();
+    let start = Instant::now();
+    COUNTING.with(|c| c.set(true));
+    let totals = f();
+    COUNTING.with(|c| c.set(false));
+    let wall = start.elapsed();
+    let (user1, sys1) = cpu::thread_cpu();
+    let hwm_after = status_kib("VmHWM");
+    let sample = Sample {
+        wall,
+        user: user1 - user0,
+        sys: sys1 - sys0,
+        allocs: ALLOCS.load(Relaxed),
+        reallocs: REALLOCS.load(Relaxed),
+        rss_growth_kib: hwm_after.saturating_sub(hwm_before),
+        hwm_kib: hwm_after,
+    };
+    (sample, totals)
+}
