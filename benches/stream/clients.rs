@@ -4,27 +4,48 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use siliconflow::{ChatRequest, Client, FinishReason, Message, StreamEnd};
 
 use crate::body::{Body, MODEL};
-use crate::measure::{cpu, measure, Sample};
+use crate::measure::{cpu, measure, CpuTimes, Sample};
 use crate::server::{Framing, ServerState};
 
 // ---- The clients --------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Reader {
+    /// `Client::chat_stream`, every delta iterated (the `Iterator` path).
     Sdk,
+    /// ureq 3's body reader in a 64 KiB `BufReader`, then exactly the limit's consumer.
+    Floor,
+    /// Raw socket, hand-written HTTP/1.1, the minimal consumer.
     Limit,
 }
 
 impl Reader {
+    /// Every client, in the order of the report.
+    pub(crate) const ALL: [Reader; 3] = [Reader::Sdk, Reader::Floor, Reader::Limit];
+
+    /// The names `BENCH_ONLY` takes.
+    pub(crate) fn keys() -> Vec<&'static str> {
+        Reader::ALL.iter().map(|r| r.key()).collect()
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Reader::Sdk => "SDK",
+            Reader::Floor => "ureq floor",
+            Reader::Limit => "limit",
+        }
+    }
+
+    /// The name `BENCH_ONLY` takes.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Reader::Sdk => "sdk",
+            Reader::Floor => "floor",
             Reader::Limit => "limit",
         }
     }
@@ -281,6 +302,48 @@ pub(crate) fn limit_events(
     (content, reasoning)
 }
 
+/// A plain ureq 3 agent (its defaults: 128 KiB input buffer, pooled connections), as any client on ureq
+/// would start.
+pub(crate) fn floor_agent() -> ureq::Agent {
+    ureq::Agent::new_with_defaults()
+}
+
+/// The ureq floor over the bulk stream: ureq's request and response head, `into_body().into_reader()`
+/// (ureq's de-chunker for the chunked framing) in a 64 KiB `BufReader`, then exactly the limit's consumer.
+/// ureq's request and response head, then `into_body().into_reader()` (ureq's de-chunker for the chunked
+/// framing) in a 64 KiB `BufReader`.
+fn floor_reader(
+    agent: &ureq::Agent,
+    addr: SocketAddr,
+    framing: Framing,
+    kind: &str,
+) -> BufReader<ureq::BodyReader<'static>> {
+    let response = agent
+        .post(format!(
+            "http://{addr}/{}/{kind}/v1/chat/completions",
+            framing.name()
+        ))
+        .header("Authorization", "Bearer bench")
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/event-stream")
+        .header("Accept-Encoding", "identity")
+        .send(REQUEST_BODY)
+        .expect("floor request");
+    assert_eq!(response.status(), 200);
+    BufReader::with_capacity(64 * 1024, response.into_body().into_reader())
+}
+
+/// The ureq floor over the bulk stream: [`floor_reader`], then exactly the limit's consumer.
+#[inline(never)]
+pub(crate) fn floor_bulk(agent: &ureq::Agent, addr: SocketAddr, framing: Framing) -> Totals {
+    let reader = floor_reader(agent, addr, framing, "bulk");
+    let mut totals = Totals::default();
+    let (content, reasoning) = limit_events(reader, &mut totals, |_| {});
+    totals.content_bytes = content.len();
+    totals.reasoning_bytes = reasoning.len();
+    totals
+}
+
 /// The raw limit over the bulk stream.
 #[inline(never)]
 pub(crate) fn limit_bulk(addr: SocketAddr, framing: Framing) -> Totals {
@@ -332,6 +395,10 @@ pub(crate) fn bulk_run(reader: Reader, framing: Framing, addr: SocketAddr, body:
             let request = chat_request();
             measure(|| sdk_bulk(&client, &request))
         }
+        Reader::Floor => {
+            let agent = floor_agent();
+            measure(|| floor_bulk(&agent, addr, framing))
+        }
         Reader::Limit => measure(|| limit_bulk(addr, framing)),
     };
     check(reader, framing, &totals, body);
@@ -345,11 +412,11 @@ pub(crate) fn paced_run(
     framing: Framing,
     addr: SocketAddr,
     state: &ServerState,
-) -> (Vec<u64>, Duration, Duration) {
+) -> (Vec<u64>, CpuTimes) {
     let mut latencies = Vec::with_capacity(state.paced.events as usize);
     let base = state.base;
     let mut cpu_first = None;
-    let mut cpu_last = (Duration::ZERO, Duration::ZERO);
+    let mut cpu_last = CpuTimes::default();
     let mut record = |text: &str| {
         let now = base.elapsed().as_nanos() as u64;
         if text.is_empty() {
@@ -376,6 +443,10 @@ pub(crate) fn paced_run(
             }
             assert_eq!(stream.end(), Some(StreamEnd::Done));
         }
+        Reader::Floor => {
+            let reader = floor_reader(&floor_agent(), addr, framing, "paced");
+            limit_events(reader, &mut Totals::default(), &mut record);
+        }
         Reader::Limit => {
             let (socket, chunked) = limit_connect(addr, framing, "paced");
             let mut totals = Totals::default();
@@ -388,5 +459,5 @@ pub(crate) fn paced_run(
     }
     assert_eq!(latencies.len() as u64, state.paced.events);
     let first = cpu_first.unwrap_or(cpu_last);
-    (latencies, cpu_last.0 - first.0, cpu_last.1 - first.1)
+    (latencies, cpu_last - first)
 }

@@ -1,4 +1,5 @@
-//! Streaming benchmark: the SDK end to end against the raw limit of the same machine, in the same run.
+//! Streaming benchmark: the SDK end to end against the floor ureq allows and the raw limit of the same
+//! machine, in the same run.
 //!
 //! `cargo bench --bench stream` starts a loopback server (std only, threads on the server side) that
 //! streams a pre-generated SiliconFlow-style DeepSeek-R1 response (a role chunk, reasoning chunks with
@@ -7,6 +8,8 @@
 //! chunked` (one event per HTTP chunk) and close-delimited, and reads it with
 //!
 //! - the SDK: `Client::chat_stream`, every delta iterated;
+//! - the ureq floor: ureq 3's `into_body().into_reader()` in a 64 KiB `BufReader`, then exactly the limit's
+//!   consumer: what any client on ureq costs at least;
 //! - the limit: a `TcpStream`, a hand-written request, hand-parsed head and chunked framing, one reused line
 //!   buffer, and `serde_json::from_slice` into a minimal borrowed struct.
 //!
@@ -19,102 +22,33 @@
 mod body;
 mod clients;
 mod measure;
+mod report;
 mod server;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use body::{Body, TOKENS};
 use clients::{bulk_run, paced_run, Reader};
-use measure::{status_kib, Sample};
+use measure::{status_kib, CpuTimes};
+use report::{bulk_table, env_u64, latency_table, mib, utc_now, Latency, Variant};
 use server::{start_server, Framing, Paced, ServerState};
-
-// ---- Reporting ----------------------------------------------------------------------------------------
-
-fn median<T: Copy + Ord>(values: &mut [T]) -> T {
-    values.sort_unstable();
-    values[values.len() / 2]
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// `YYYY-MM-DD HH:MM UTC` from the system clock (civil-from-days, proleptic Gregorian).
-fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-struct Row {
-    reader: Reader,
-    framing: Framing,
-    wall: Duration,
-    cpu: Duration,
-    sys: Duration,
-    allocs: u64,
-    reallocs: u64,
-    rss_growth_kib: u64,
-    hwm_kib: u64,
-}
-
-fn summarize(reader: Reader, framing: Framing, samples: &[Sample]) -> Row {
-    let mut wall: Vec<_> = samples.iter().map(|s| s.wall).collect();
-    let mut cpu: Vec<_> = samples.iter().map(|s| s.user + s.sys).collect();
-    let mut sys: Vec<_> = samples.iter().map(|s| s.sys).collect();
-    let mut allocs: Vec<_> = samples.iter().map(|s| s.allocs).collect();
-    let mut reallocs: Vec<_> = samples.iter().map(|s| s.reallocs).collect();
-    Row {
-        reader,
-        framing,
-        wall: median(&mut wall),
-        cpu: median(&mut cpu),
-        sys: median(&mut sys),
-        allocs: median(&mut allocs),
-        reallocs: median(&mut reallocs),
-        rss_growth_kib: samples.iter().map(|s| s.rss_growth_kib).max().unwrap_or(0),
-        hwm_kib: samples.iter().map(|s| s.hwm_kib).max().unwrap_or(0),
-    }
-}
 
 fn main() {
     // `cargo bench` passes `--bench` (and maybe a filter): nothing to parse.
     let chunks = env_u64("BENCH_CHUNKS", 100_000).max(3);
-    let runs = env_u64("BENCH_RUNS", 5).max(1) as usize;
-    let only = match std::env::var("BENCH_ONLY").as_deref() {
-        Ok("sdk") => Some(Reader::Sdk),
-        Ok("limit") => Some(Reader::Limit),
-        Ok(other) => panic!("BENCH_ONLY={other}: expected sdk or limit"),
+    let runs = env_u64("BENCH_RUNS", 15).max(1) as usize;
+    let only = match std::env::var("BENCH_ONLY") {
+        Ok(name) => Some(
+            Reader::ALL
+                .into_iter()
+                .find(|r| r.key() == name)
+                .unwrap_or_else(|| {
+                    panic!("BENCH_ONLY={name}: expected one of {:?}", Reader::keys())
+                }),
+        ),
         Err(_) => None,
     };
     let framings = match (only, std::env::var("BENCH_FRAMING").as_deref()) {
@@ -124,7 +58,7 @@ fn main() {
     };
     let readers = match only {
         Some(reader) => vec![reader],
-        None => vec![Reader::Sdk, Reader::Limit],
+        None => Reader::ALL.to_vec(),
     };
     // The paced events of each variant are split over a few short streams, the variants taking turns,
     // so that a noisy neighbour on the shared machine lands on every variant alike.
@@ -148,41 +82,51 @@ fn main() {
     let addr = start_server(Arc::clone(&state));
     let rss_with_body_kib = status_kib("VmRSS");
 
-    // Bulk runs, interleaved so drift on a shared machine spreads over every variant.
-    let mut samples: Vec<(Reader, Framing, Vec<Sample>)> = Vec::new();
+    // Bulk runs: in every round each variant runs once, the order reversed every other round, so drift on
+    // a shared machine lands on every variant alike and run `i` of one variant pairs with run `i` of
+    // another.
+    let mut variants: Vec<Variant> = Vec::new();
     for &framing in &framings {
         for &reader in &readers {
-            samples.push((reader, framing, Vec::with_capacity(runs)));
+            variants.push(Variant {
+                reader,
+                framing,
+                samples: Vec::with_capacity(runs),
+            });
         }
     }
-    for _ in 0..runs {
-        for (reader, framing, list) in &mut samples {
-            list.push(bulk_run(*reader, *framing, addr, body));
+    for round in 0..runs {
+        let count = variants.len();
+        for k in 0..count {
+            let v = &mut variants[if round % 2 == 0 { k } else { count - 1 - k }];
+            v.samples.push(bulk_run(v.reader, v.framing, addr, body));
         }
     }
-    let rows: Vec<Row> = samples
-        .iter()
-        .map(|(reader, framing, list)| summarize(*reader, *framing, list))
-        .collect();
 
-    // Paced runs.
+    // Paced runs (the floor is left out: its latency is the limit's plus ureq's, not the question).
     let mut latency_rows = Vec::new();
     if run_paced {
         for &framing in &framings {
-            for &reader in &readers {
-                latency_rows.push((reader, framing, Vec::new(), Duration::ZERO, Duration::ZERO));
+            for &reader in readers.iter().filter(|r| **r != Reader::Floor) {
+                latency_rows.push(Latency {
+                    reader,
+                    framing,
+                    latencies: Vec::new(),
+                    cpu: CpuTimes::default(),
+                });
             }
         }
         for _ in 0..paced_rounds {
-            for (reader, framing, latencies, user, sys) in &mut latency_rows {
-                let (more, more_user, more_sys) = paced_run(*reader, *framing, addr, &state);
-                latencies.extend(more);
-                *user += more_user;
-                *sys += more_sys;
+            for row in &mut latency_rows {
+                let (more, cpu) = paced_run(row.reader, row.framing, addr, &state);
+                row.latencies.extend(more);
+                row.cpu.total += cpu.total;
+                row.cpu.user += cpu.user;
+                row.cpu.sys += cpu.sys;
             }
         }
-        for (_, _, latencies, _, _) in &mut latency_rows {
-            latencies.sort_unstable();
+        for row in &mut latency_rows {
+            row.latencies.sort_unstable();
         }
     }
 
@@ -232,100 +176,28 @@ fn main() {
     );
     let _ = writeln!(
         w,
-        "- {runs} runs per variant, interleaved; medians. CPU = user+sys of the reading thread only \
-         (getrusage RUSAGE_THREAD; the server threads excluded). Allocations counted on the reading thread \
-         only, request to last delta. RSS growth = VmHWM after the run minus RSS before it (VmHWM reset \
-         per run), max over runs.\n"
+        "- {runs} runs per variant in alternating rounds; medians. CPU = the reading thread's own CPU time \
+         (clock_gettime CLOCK_THREAD_CPUTIME_ID; the server threads excluded; the system share from \
+         getrusage RUSAGE_THREAD). The ratios are paired: the median \
+         (and quartiles) over the rounds of one variant's CPU time ÷ the other's in the same round. \
+         Allocations counted on the reading thread only, request to last delta. RSS growth = VmHWM after \
+         the run minus RSS before it (VmHWM reset per run), max over runs.\n"
     );
-    let _ = writeln!(
-        w,
-        "| framing | client | chunks/s | wall ms | CPU ns/chunk | of which sys | allocs/chunk | \
-         reallocs/chunk | RSS growth KiB | peak RSS MiB | SDK/limit wall | SDK/limit CPU |"
-    );
-    let _ = writeln!(
-        w,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    );
-    let n = body.chunks as f64;
-    for row in &rows {
-        let limit = rows
-            .iter()
-            .find(|r| r.framing == row.framing && r.reader == Reader::Limit);
-        let (ratio_wall, ratio_cpu) = match (row.reader, limit) {
-            (Reader::Sdk, Some(limit)) => (
-                format!("{:.2}×", row.wall.as_secs_f64() / limit.wall.as_secs_f64()),
-                format!(
-                    "{:.2}×",
-                    row.cpu.as_secs_f64() / limit.cpu.as_secs_f64().max(1e-9)
-                ),
-            ),
-            _ => ("".to_string(), "".to_string()),
-        };
-        let _ = writeln!(
-            w,
-            "| {} | {} | {:.0} | {:.1} | {:.0} | {:.0} % | {:.3} | {:.3} | {} | {:.1} | {} | {} |",
-            row.framing.name(),
-            row.reader.name(),
-            n / row.wall.as_secs_f64(),
-            row.wall.as_secs_f64() * 1e3,
-            row.cpu.as_secs_f64() * 1e9 / n,
-            100.0 * row.sys.as_secs_f64() / row.cpu.as_secs_f64().max(1e-9),
-            row.allocs as f64 / n,
-            row.reallocs as f64 / n,
-            row.rss_growth_kib,
-            row.hwm_kib as f64 / 1024.0,
-            ratio_wall,
-            ratio_cpu
-        );
-    }
+    bulk_table(w, &variants, body.chunks);
     if run_paced {
         let _ = writeln!(
             w,
-            "\nAdded latency: {} paced text events per variant, {} ms apart, in {} streams of {} (the variants \
-             take turns); one write per event, TCP_NODELAY; each carries the server's send time, taken just \
-             before the write; latency = time the client holds the parsed delta − send time.\n",
+            "\nAdded latency: {} paced text events per variant, {} ms apart, in {} streams of {} (the \
+             variants take turns); one write per event, TCP_NODELAY; each carries the server's send time, \
+             taken just before the write; latency = time the client holds the parsed delta − send time.\n",
             paced.events * paced_rounds,
             paced.interval.as_millis(),
             paced_rounds,
             paced.events
         );
-        let _ = writeln!(
-            w,
-            "| framing | client | events | median µs | p90 µs | max µs | SDK − limit, median µs | \
-             CPU µs/event (cold) | of which sys |"
-        );
-        let _ = writeln!(
-            w,
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        );
         // CPU is measured from the first text delta of each stream to its last.
         let intervals = (paced.events.saturating_sub(1) * paced_rounds).max(1) as f64;
-        for (reader, framing, latencies, user, sys) in &latency_rows {
-            let limit_median = latency_rows
-                .iter()
-                .find(|(r, f, ..)| *r == Reader::Limit && f == framing)
-                .map(|(_, _, l, ..)| percentile(l, 0.5));
-            let added = match (reader, limit_median) {
-                (Reader::Sdk, Some(limit)) => format!(
-                    "{:+.1}",
-                    (percentile(latencies, 0.5) as f64 - limit as f64) / 1e3
-                ),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                w,
-                "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.0} % |",
-                framing.name(),
-                reader.name(),
-                latencies.len(),
-                percentile(latencies, 0.5) as f64 / 1e3,
-                percentile(latencies, 0.9) as f64 / 1e3,
-                latencies.last().copied().unwrap_or(0) as f64 / 1e3,
-                added,
-                (*user + *sys).as_secs_f64() * 1e6 / intervals,
-                100.0 * sys.as_secs_f64() / (*user + *sys).as_secs_f64().max(1e-9)
-            );
-        }
+        latency_table(w, &latency_rows, intervals);
     }
     print!("{out}");
 }

@@ -56,9 +56,41 @@ pub(crate) static GLOBAL: CountingAlloc = CountingAlloc;
 
 // ---- CPU time of this thread --------------------------------------------------------------------------
 
+/// CPU time of the calling thread: the exact total, and the kernel's user/system split.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CpuTimes {
+    /// `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: the scheduler's runtime of the thread, to the nanosecond.
+    pub(crate) total: Duration,
+    /// `getrusage(RUSAGE_THREAD)`: the split, apportioned from tick samples (on this VM its sum lags the
+    /// exact total by up to a few milliseconds, so it is only used for the share of system time).
+    pub(crate) user: Duration,
+    pub(crate) sys: Duration,
+}
+
+impl std::ops::Sub for CpuTimes {
+    type Output = CpuTimes;
+
+    fn sub(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            total: self.total.saturating_sub(earlier.total),
+            user: self.user.saturating_sub(earlier.user),
+            sys: self.sys.saturating_sub(earlier.sys),
+        }
+    }
+}
+
+impl CpuTimes {
+    /// The share of system time, from the kernel's split.
+    pub(crate) fn sys_share(&self) -> f64 {
+        self.sys.as_secs_f64() / (self.user + self.sys).as_secs_f64().max(1e-9)
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub(crate) mod cpu {
     use std::time::Duration;
+
+    use super::CpuTimes;
 
     #[repr(C)]
     struct Timeval {
@@ -73,40 +105,59 @@ pub(crate) mod cpu {
         rest: [i64; 14],
     }
 
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+
     extern "C" {
         fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
     }
 
     const RUSAGE_THREAD: i32 = 1;
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
 
-    /// User and system CPU time of the calling thread (the server's threads are not included).
-    pub fn thread_cpu() -> (Duration, Duration) {
+    /// CPU time of the calling thread (the server's threads are not included).
+    pub fn thread_cpu() -> CpuTimes {
+        let zero = || Timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
         let mut usage = Rusage {
-            ru_utime: Timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
-            ru_stime: Timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
+            ru_utime: zero(),
+            ru_stime: zero(),
             rest: [0; 14],
         };
-        // SAFETY: `usage` is a valid, writable `struct rusage` for 64-bit Linux.
-        let rc = unsafe { getrusage(RUSAGE_THREAD, &mut usage) };
-        assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) failed");
+        let mut now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: both are valid, writable `struct rusage` / `struct timespec` for 64-bit Linux.
+        let (rc, clock) = unsafe {
+            (
+                getrusage(RUSAGE_THREAD, &mut usage),
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut now),
+            )
+        };
+        assert_eq!((rc, clock), (0, 0), "getrusage / clock_gettime failed");
         let time = |t: &Timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        (time(&usage.ru_utime), time(&usage.ru_stime))
+        CpuTimes {
+            total: Duration::new(now.tv_sec as u64, now.tv_nsec as u32),
+            user: time(&usage.ru_utime),
+            sys: time(&usage.ru_stime),
+        }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) mod cpu {
-    use std::time::Duration;
+    use super::CpuTimes;
 
     /// Not measured off Linux.
-    pub fn thread_cpu() -> (Duration, Duration) {
-        (Duration::ZERO, Duration::ZERO)
+    pub fn thread_cpu() -> CpuTimes {
+        CpuTimes::default()
     }
 }
 
@@ -132,8 +183,7 @@ pub(crate) fn reset_peak_rss() -> bool {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
     pub(crate) wall: Duration,
-    pub(crate) user: Duration,
-    pub(crate) sys: Duration,
+    pub(crate) cpu: CpuTimes,
     pub(crate) allocs: u64,
     pub(crate) reallocs: u64,
     /// VmHWM growth during the run (VmHWM reset to the current RSS just before it), KiB.
@@ -152,18 +202,17 @@ pub(crate) fn measure(f: impl FnOnce() -> Totals) -> (Sample, Totals) {
     };
     ALLOCS.store(0, Relaxed);
     REALLOCS.store(0, Relaxed);
-    let (user0, sys0) = cpu::thread_cpu();
+    let cpu0 = cpu::thread_cpu();
     let start = Instant::now();
     COUNTING.with(|c| c.set(true));
     let totals = f();
     COUNTING.with(|c| c.set(false));
     let wall = start.elapsed();
-    let (user1, sys1) = cpu::thread_cpu();
+    let cpu = cpu::thread_cpu() - cpu0;
     let hwm_after = status_kib("VmHWM");
     let sample = Sample {
         wall,
-        user: user1 - user0,
-        sys: sys1 - sys0,
+        cpu,
         allocs: ALLOCS.load(Relaxed),
         reallocs: REALLOCS.load(Relaxed),
         rss_growth_kib: hwm_after.saturating_sub(hwm_before),
