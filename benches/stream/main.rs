@@ -40,26 +40,28 @@ fn main() {
     // `cargo bench` passes `--bench` (and maybe a filter): nothing to parse.
     let chunks = env_u64("BENCH_CHUNKS", 100_000).max(3);
     let runs = env_u64("BENCH_RUNS", 15).max(1) as usize;
-    let only = match std::env::var("BENCH_ONLY") {
-        Ok(name) => Some(
-            Reader::ALL
-                .into_iter()
-                .find(|r| r.key() == name)
-                .unwrap_or_else(|| {
-                    panic!("BENCH_ONLY={name}: expected one of {:?}", Reader::keys())
-                }),
-        ),
-        Err(_) => None,
-    };
-    let framings = match (only, std::env::var("BENCH_FRAMING").as_deref()) {
+    // `BENCH_ONLY=sdk` (one client, one framing, no paced stream: for profiling) or a list such as
+    // `BENCH_ONLY=sdk,floor` (those clients, both framings unless `BENCH_FRAMING` says otherwise).
+    let only: Option<Vec<Reader>> = std::env::var("BENCH_ONLY").ok().map(|names| {
+        names
+            .split(',')
+            .map(|name| {
+                Reader::ALL
+                    .into_iter()
+                    .find(|r| r.key() == name.trim())
+                    .unwrap_or_else(|| {
+                        panic!("BENCH_ONLY={name}: expected one of {:?}", Reader::keys())
+                    })
+            })
+            .collect()
+    });
+    let single = only.as_ref().is_some_and(|o| o.len() == 1);
+    let framings = match (single, std::env::var("BENCH_FRAMING").as_deref()) {
         (_, Ok("close")) => vec![Framing::Close],
-        (Some(_), _) | (None, Ok("chunked")) => vec![Framing::Chunked],
+        (true, _) | (false, Ok("chunked")) => vec![Framing::Chunked],
         _ => vec![Framing::Chunked, Framing::Close],
     };
-    let readers = match only {
-        Some(reader) => vec![reader],
-        None => Reader::ALL.to_vec(),
-    };
+    let readers = only.clone().unwrap_or_else(|| Reader::ALL.to_vec());
     // The paced events of each variant are split over a few short streams, the variants taking turns,
     // so that a noisy neighbour on the shared machine lands on every variant alike.
     let paced_total = env_u64("BENCH_PACED_EVENTS", 200);
@@ -68,7 +70,7 @@ fn main() {
         events: paced_total / paced_rounds,
         interval: Duration::from_millis(env_u64("BENCH_PACED_MS", 50)),
     };
-    let run_paced = only.is_none() && paced.events > 0;
+    let run_paced = !single && paced.events > 0;
 
     let rss_start_kib = status_kib("VmRSS");
     let generated = Instant::now();

@@ -358,8 +358,15 @@ impl Positions {
 
 /// Sets `slot` to `value` when they differ, reusing the slot's allocation.
 pub(crate) fn set_text(slot: &mut String, value: &str) {
-    if slot != value {
+    if !same(slot.as_bytes(), value.as_bytes()) {
         slot.clear();
         slot.push_str(value);
     }
+}
+
+/// Byte equality without a call into the C library: the ids and model names compared on every chunk are
+/// a few dozen bytes, for which `memcmp`'s call and vector setup cost more than the comparison.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
