@@ -169,10 +169,11 @@ pub mod video;
 pub use body::ResponseBody;
 pub use cancel::CancelHandle;
 pub use chat::{
-    ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
-    ContentPart, FinishReason, FunctionCall, FunctionCallDelta, FunctionDefinition, MediaUrl,
-    Message, PromptTokensDetails, ResponseFormat, Role, Stop, StreamChoice, StreamEnd,
-    StreamOptions, StreamTimings, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
+    ChatCompletion, ChatDelta, ChatDeltaRef, ChatRequest, ChatStream, Choice,
+    CompletionTokensDetails, Content, ContentPart, FinishReason, FunctionCall, FunctionCallDelta,
+    FunctionDefinition, MediaUrl, Message, PromptTokensDetails, ResponseFormat, Role, Stop,
+    StreamChoice, StreamEnd, StreamOptions, StreamTimings, Tool, ToolCall, ToolCallDelta,
+    ToolChoice, Usage,
 };
 pub use client::{
     Client, ClientBuilder, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,

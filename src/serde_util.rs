@@ -167,17 +167,6 @@ pub(crate) fn wtf8_lossy(mut bytes: &[u8]) -> String {
     }
 }
 
-impl Text<'_> {
-    /// The text as an owned `String` when it is non-empty: the one allocation of text handed to a caller.
-    pub(crate) fn non_empty(self) -> Option<String> {
-        if self.0.is_empty() {
-            None
-        } else {
-            Some(self.0.into_owned())
-        }
-    }
-}
-
 /// Reads an optional unsigned integer leniently: a JSON number (an integral float too), or a string of
 /// digits; `null`, a negative or fractional number, other text and other shapes read as `None`.
 ///

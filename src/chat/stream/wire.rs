@@ -1,13 +1,14 @@
-//! Parsing one chunk: the event's JSON, straight from the decoder's buffer, into [`ChatDelta`]s.
+//! Parsing one chunk: the event's JSON, straight from the decoder's buffer, into [`WireDelta`]s.
 //!
-//! Strings are borrowed from the event where they have no escapes; the only allocations are the texts
-//! handed out. The reading is as lenient as openai-python's (Python's `json`): a key given twice keeps its
-//! last value, and a lone UTF-16 surrogate escape becomes U+FFFD (see [`Text`]). It is also bounded: a
+//! Nothing is copied: a string is a [`Span`] of the event (or, when it has escapes, of the scratch buffer
+//! it is unescaped into), and the deltas are built in place in a buffer the stream reuses, so parsing a
+//! chunk allocates nothing in the common case. The reading is as lenient as openai-python's (Python's
+//! `json`): a key given twice keeps its last value, and a lone UTF-16 surrogate escape becomes U+FFFD (see
+//! [`Text`]). It is also bounded: a
 //! chunk with more choice entries than `max_choices`, or a delta with more tool-call fragments than
 //! `max_tool_calls`, is refused as soon as the parser reaches the entry past the bound, before anything is
 //! built for it.
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -15,7 +16,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use super::accumulator::{set_text, Accumulator};
-use super::delta::{ChatDelta, FunctionCallDelta, ToolCallDelta};
+use super::delta::{FunctionCallDelta, ToolCallDelta};
+use super::piece::{Span, SpanSeed};
 use crate::chat::request::Role;
 use crate::chat::response::FinishReason;
 use crate::limits::StreamLimits;
@@ -40,17 +42,52 @@ pub(crate) enum ChunkFailure {
     TooManyToolCalls,
 }
 
-/// Parses one chunk, pushing a delta per choice onto `pending` (nothing stays there on failure).
+/// One choice's delta as parsed: its texts are [`Span`]s of the event (or of the scratch buffer), and once
+/// accumulated, of the choice's accumulated text.
+#[derive(Debug, Default)]
+pub(crate) struct WireDelta {
+    pub index: u32,
+    /// The position of its choice in the accumulator, once applied.
+    pub choice: usize,
+    pub role: Option<Role>,
+    pub content: Option<Span>,
+    pub reasoning_content: Option<Span>,
+    pub tool_calls: Vec<ToolCallDelta>,
+    pub finish_reason: Option<FinishReason>,
+    pub logprobs: Option<RawJson>,
+}
+
+impl WireDelta {
+    /// The bytes this delta adds to what a stream holds (see `ChatDelta::held_bytes`).
+    pub(crate) fn held_bytes(&self) -> usize {
+        let len = |span: &Option<Span>| span.as_ref().map_or(0, Span::len);
+        len(&self.content)
+            + len(&self.reasoning_content)
+            + super::delta::tool_call_bytes(&self.tool_calls)
+    }
+}
+
+/// The buffers one chunk is parsed into, reused from chunk to chunk.
+pub(crate) struct Buffers<'s> {
+    /// A delta per choice is pushed here (nothing stays on failure).
+    pub deltas: &'s mut Vec<WireDelta>,
+    /// Texts with escapes, unescaped.
+    pub scratch: &'s mut String,
+}
+
+/// Parses one chunk.
 pub(crate) fn parse_chunk<'a>(
     data: &'a str,
-    pending: &mut VecDeque<ChatDelta>,
+    into: Buffers<'_>,
     limits: &StreamLimits,
 ) -> Result<ChunkKind<'a>, ChunkFailure> {
-    let before = pending.len();
+    let Buffers { deltas, scratch } = into;
+    let before = deltas.len();
     let mut refused = None;
     let mut deserializer = serde_json::Deserializer::from_str(data);
     let parsed = ChunkSeed {
-        pending: &mut *pending,
+        deltas: &mut *deltas,
+        texts: Texts { data, scratch },
         before,
         limits,
         refused: &mut refused,
@@ -60,32 +97,56 @@ pub(crate) fn parse_chunk<'a>(
     match parsed {
         Ok(kind) => Ok(kind),
         Err(error) => {
-            pending.truncate(before);
+            deltas.truncate(before);
             Err(refused.unwrap_or(ChunkFailure::Json(error)))
         }
     }
 }
 
-/// A chunk's metadata, borrowed from the event, applied only when the chunk as a whole is valid.
+/// Where texts are read from and unescaped into.
+struct Texts<'s, 'de> {
+    data: &'de str,
+    scratch: &'s mut String,
+}
+
+impl<'de> Texts<'_, 'de> {
+    /// The next value, an optional string, as a span.
+    fn next<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<Option<Span>, A::Error> {
+        map.next_value_seed(SpanSeed {
+            data: self.data,
+            scratch: &mut *self.scratch,
+        })
+    }
+
+    fn reborrow(&mut self) -> Texts<'_, 'de> {
+        Texts {
+            data: self.data,
+            scratch: &mut *self.scratch,
+        }
+    }
+}
+
+/// A chunk's metadata, applied only when the chunk as a whole is valid.
 #[derive(Default)]
 pub(crate) struct ChunkMeta<'a> {
-    id: Option<Text<'a>>,
-    model: Option<Text<'a>>,
-    system_fingerprint: Option<Text<'a>>,
+    id: Option<Span>,
+    model: Option<Span>,
+    system_fingerprint: Option<Span>,
     created: Option<u64>,
     usage: Option<&'a RawValue>,
 }
 
 impl ChunkMeta<'_> {
-    pub(crate) fn apply(self, acc: &mut Accumulator, event: u64) {
+    /// Applies the metadata; `data` and `scratch` are what the chunk was parsed from and into.
+    pub(crate) fn apply(self, acc: &mut Accumulator, event: u64, data: &str, scratch: &str) {
         if let Some(id) = self.id {
-            set_text(&mut acc.id, &id.0);
+            set_text(&mut acc.id, id.text(data, scratch));
         }
         if let Some(model) = self.model {
-            set_text(&mut acc.model, &model.0);
+            set_text(&mut acc.model, model.text(data, scratch));
         }
         if let Some(fp) = self.system_fingerprint {
-            set_text(&mut acc.system_fingerprint, &fp.0);
+            set_text(&mut acc.system_fingerprint, fp.text(data, scratch));
         }
         if let Some(created) = self.created {
             acc.created = created;
@@ -97,9 +158,10 @@ impl ChunkMeta<'_> {
 }
 
 /// Deserializes one chunk object.
-struct ChunkSeed<'s> {
-    pending: &'s mut VecDeque<ChatDelta>,
-    /// Where this chunk's deltas start in `pending`.
+struct ChunkSeed<'s, 'de> {
+    deltas: &'s mut Vec<WireDelta>,
+    texts: Texts<'s, 'de>,
+    /// Where this chunk's deltas start.
     before: usize,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
@@ -121,7 +183,7 @@ enum ChunkField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ChunkSeed<'_, 'de> {
     type Value = ChunkKind<'de>;
 
     fn deserialize<D: Deserializer<'de>>(
@@ -132,28 +194,31 @@ impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ChunkSeed<'_> {
+impl<'de> Visitor<'de> for ChunkSeed<'_, 'de> {
     type Value = ChunkKind<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a chat completion chunk object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChunkKind<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<ChunkKind<'de>, A::Error> {
         let (mut error, mut code, mut message, mut choices) = (false, false, false, false);
         let mut meta = ChunkMeta::default();
         while let Some(field) = map.next_key::<ChunkField>()? {
             match field {
-                ChunkField::Id => meta.id = map.next_value()?,
-                ChunkField::Model => meta.model = map.next_value()?,
-                ChunkField::SystemFingerprint => meta.system_fingerprint = map.next_value()?,
+                ChunkField::Id => meta.id = self.texts.next(&mut map)?,
+                ChunkField::Model => meta.model = self.texts.next(&mut map)?,
+                ChunkField::SystemFingerprint => {
+                    meta.system_fingerprint = self.texts.next(&mut map)?
+                }
                 ChunkField::Created => meta.created = map.next_value()?,
                 ChunkField::Choices => {
                     // A second `choices` replaces the first, as in Python's `json`.
                     choices = true;
-                    self.pending.truncate(self.before);
+                    self.deltas.truncate(self.before);
                     map.next_value_seed(ChoicesSeed {
-                        pending: &mut *self.pending,
+                        deltas: &mut *self.deltas,
+                        texts: self.texts.reborrow(),
                         limits: self.limits,
                         refused: &mut *self.refused,
                     })?;
@@ -176,13 +241,14 @@ impl<'de> Visitor<'de> for ChunkSeed<'_> {
 }
 
 /// Deserializes `choices` (an array, or `null`) straight into deltas, at most `max_choices` of them.
-struct ChoicesSeed<'s> {
-    pending: &'s mut VecDeque<ChatDelta>,
+struct ChoicesSeed<'s, 'de> {
+    deltas: &'s mut Vec<WireDelta>,
+    texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
 }
 
-impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -190,7 +256,7 @@ impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ChoicesSeed<'_> {
+impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -209,7 +275,7 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_> {
         deserializer.deserialize_seq(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let mut entries = 0;
         loop {
             if entries == self.limits.max_choices {
@@ -220,21 +286,31 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_> {
                 }
                 return Ok(());
             }
+            // The delta is built in place, in the buffer the stream reuses (and removed again if the
+            // array ends here).
+            self.deltas.push(WireDelta::default());
+            let Some(delta) = self.deltas.last_mut() else {
+                return Ok(()); // just pushed: never taken
+            };
             let seed = ChoiceSeed {
+                delta,
+                texts: self.texts.reborrow(),
                 limits: self.limits,
                 refused: &mut *self.refused,
             };
-            match seq.next_element_seed(seed)? {
-                Some(delta) => self.pending.push_back(delta),
-                None => return Ok(()),
+            if seq.next_element_seed(seed)?.is_none() {
+                self.deltas.pop();
+                return Ok(());
             }
             entries += 1;
         }
     }
 }
 
-/// Deserializes one choice into a [`ChatDelta`].
-struct ChoiceSeed<'s> {
+/// Deserializes one choice into `delta`.
+struct ChoiceSeed<'s, 'de> {
+    delta: &'s mut WireDelta,
+    texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
 }
@@ -252,47 +328,44 @@ enum ChoiceField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_> {
-    type Value = ChatDelta;
+impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ChatDelta, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for ChoiceSeed<'_> {
-    type Value = ChatDelta;
+impl<'de> Visitor<'de> for ChoiceSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a choice object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChatDelta, A::Error> {
-        let mut out = ChatDelta::default();
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(field) = map.next_key::<ChoiceField>()? {
             match field {
-                ChoiceField::Index => out.index = map.next_value::<Option<u32>>()?.unwrap_or(0),
+                ChoiceField::Index => {
+                    self.delta.index = map.next_value::<Option<u32>>()?.unwrap_or(0);
+                }
                 ChoiceField::Delta => {
-                    let delta = map.next_value_seed(DeltaSeed {
+                    map.next_value_seed(DeltaSeed {
+                        delta: &mut *self.delta,
+                        texts: self.texts.reborrow(),
                         limits: self.limits,
                         refused: &mut *self.refused,
                     })?;
-                    out.role = delta.role;
-                    out.content = delta.content;
-                    out.reasoning_content = delta.reasoning_content;
-                    out.tool_calls = delta.tool_calls;
                 }
-                ChoiceField::Text => {
-                    out.content = non_empty(map.next_value()?);
-                }
+                ChoiceField::Text => self.delta.content = non_empty(self.texts.next(&mut map)?),
                 ChoiceField::FinishReason => {
-                    out.finish_reason = map
+                    self.delta.finish_reason = map
                         .next_value::<Option<Text<'de>>>()?
                         .filter(|t| !t.0.is_empty())
                         .map(|t| FinishReason::from(&*t.0));
                 }
                 ChoiceField::Logprobs => {
-                    out.logprobs = map
+                    self.delta.logprobs = map
                         .next_value::<Option<&'de RawValue>>()?
                         .map(RawJson::from_raw);
                 }
@@ -301,21 +374,15 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
-/// The parts of a choice's `delta` object.
-#[derive(Default)]
-struct DeltaParts {
-    role: Option<Role>,
-    content: Option<String>,
-    reasoning_content: Option<String>,
-    tool_calls: Vec<ToolCallDelta>,
-}
-
-/// Deserializes a `delta` object (or `null`).
-struct DeltaSeed<'s> {
+/// Deserializes a `delta` object (or `null`) into `delta`, replacing what an earlier `delta` key of the
+/// same choice set.
+struct DeltaSeed<'s, 'de> {
+    delta: &'s mut WireDelta,
+    texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
 }
@@ -332,46 +399,57 @@ enum DeltaField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for DeltaSeed<'_> {
-    type Value = DeltaParts;
+impl DeltaSeed<'_, '_> {
+    /// Clears the parts a `delta` object sets.
+    fn reset(&mut self) {
+        self.delta.role = None;
+        self.delta.content = None;
+        self.delta.reasoning_content = None;
+        self.delta.tool_calls = Vec::new();
+    }
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DeltaParts, D::Error> {
+impl<'de> DeserializeSeed<'de> for DeltaSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_option(self)
     }
 }
 
-impl<'de> Visitor<'de> for DeltaSeed<'_> {
-    type Value = DeltaParts;
+impl<'de> Visitor<'de> for DeltaSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a delta object")
     }
 
-    fn visit_none<E: serde::de::Error>(self) -> Result<DeltaParts, E> {
-        Ok(DeltaParts::default())
+    fn visit_none<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.reset();
+        Ok(())
     }
 
-    fn visit_unit<E: serde::de::Error>(self) -> Result<DeltaParts, E> {
-        Ok(DeltaParts::default())
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.visit_none()
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<DeltaParts, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DeltaParts, A::Error> {
-        let mut parts = DeltaParts::default();
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.reset();
         let mut reasoning = None;
         while let Some(field) = map.next_key::<DeltaField>()? {
             match field {
-                DeltaField::Role => parts.role = map.next_value()?,
-                DeltaField::Content => parts.content = non_empty(map.next_value()?),
+                DeltaField::Role => self.delta.role = map.next_value()?,
+                DeltaField::Content => self.delta.content = non_empty(self.texts.next(&mut map)?),
                 DeltaField::ReasoningContent => {
-                    parts.reasoning_content = non_empty(map.next_value()?)
+                    self.delta.reasoning_content = non_empty(self.texts.next(&mut map)?)
                 }
-                DeltaField::Reasoning => reasoning = non_empty(map.next_value()?),
+                DeltaField::Reasoning => reasoning = non_empty(self.texts.next(&mut map)?),
                 DeltaField::ToolCalls => {
-                    parts.tool_calls = map.next_value_seed(ToolCallsSeed {
+                    self.delta.tool_calls = map.next_value_seed(ToolCallsSeed {
                         limits: self.limits,
                         refused: &mut *self.refused,
                     })?;
@@ -382,16 +460,16 @@ impl<'de> Visitor<'de> for DeltaSeed<'_> {
             }
         }
         // One field or the other, never both: a server sending both sends the same text twice.
-        if parts.reasoning_content.is_none() {
-            parts.reasoning_content = reasoning;
+        if self.delta.reasoning_content.is_none() {
+            self.delta.reasoning_content = reasoning;
         }
-        Ok(parts)
+        Ok(())
     }
 }
 
-/// A text field as the caller gets it: `None` when absent, `null` or `""`; the one allocation per text.
-fn non_empty(text: Option<Text<'_>>) -> Option<String> {
-    text.and_then(Text::non_empty)
+/// A text field as the caller gets it: `None` when absent, `null` or `""`.
+fn non_empty(span: Option<Span>) -> Option<Span> {
+    span.filter(|s| s.len() > 0)
 }
 
 /// Deserializes `tool_calls` (an array, or `null`), at most `max_tool_calls` fragments.
