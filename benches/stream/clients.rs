@@ -18,6 +18,8 @@ use crate::server::{Framing, ServerState};
 pub(crate) enum Reader {
     /// `Client::chat_stream`, every delta iterated (the `Iterator` path).
     Sdk,
+    /// `Client::chat_stream`, every delta borrowed with `ChatStream::next_ref` (the lending path).
+    Lending,
     /// ureq 3's body reader in a 64 KiB `BufReader`, then exactly the limit's consumer.
     Floor,
     /// Raw socket, hand-written HTTP/1.1, the minimal consumer.
@@ -26,7 +28,8 @@ pub(crate) enum Reader {
 
 impl Reader {
     /// Every client, in the order of the report.
-    pub(crate) const ALL: [Reader; 3] = [Reader::Sdk, Reader::Floor, Reader::Limit];
+    pub(crate) const ALL: [Reader; 4] =
+        [Reader::Sdk, Reader::Lending, Reader::Floor, Reader::Limit];
 
     /// The names `BENCH_ONLY` takes.
     pub(crate) fn keys() -> Vec<&'static str> {
@@ -36,6 +39,7 @@ impl Reader {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Reader::Sdk => "SDK",
+            Reader::Lending => "SDK, next_ref",
             Reader::Floor => "ureq floor",
             Reader::Limit => "limit",
         }
@@ -45,6 +49,7 @@ impl Reader {
     pub(crate) fn key(self) -> &'static str {
         match self {
             Reader::Sdk => "sdk",
+            Reader::Lending => "lending",
             Reader::Floor => "floor",
             Reader::Limit => "limit",
         }
@@ -87,6 +92,27 @@ pub(crate) fn sdk_bulk(client: &Client, request: &ChatRequest) -> Totals {
         totals.touched += delta.reasoning_content.as_ref().map_or(0, String::len);
         black_box(&delta);
     }
+    sdk_totals(&stream, totals)
+}
+
+/// The SDK's lending path: every delta borrowed from the stream (no allocation per chunk), the same
+/// accumulation and checks.
+#[inline(never)]
+pub(crate) fn lending_bulk(client: &Client, request: &ChatRequest) -> Totals {
+    let mut stream = client.chat_stream(request).expect("chat_stream");
+    let mut totals = Totals::default();
+    while let Some(delta) = stream.next_ref() {
+        let delta = delta.expect("a delta");
+        totals.deltas += 1;
+        totals.touched += delta.content.map_or(0, str::len);
+        totals.touched += delta.reasoning_content.map_or(0, str::len);
+        black_box(&delta);
+    }
+    sdk_totals(&stream, totals)
+}
+
+/// Checks how an SDK stream ended and adds its accumulated texts and usage to `totals`.
+fn sdk_totals(stream: &siliconflow::ChatStream, mut totals: Totals) -> Totals {
     assert_eq!(stream.end(), Some(StreamEnd::Done));
     assert_eq!(stream.finish_reason(), Some(&FinishReason::Stop));
     totals.content_bytes = stream.content().len();
@@ -373,7 +399,7 @@ pub(crate) fn check(reader: Reader, framing: Framing, totals: &Totals, body: &Bo
         body.content_bytes + body.reasoning_bytes,
         "{what}: texts handed out"
     );
-    if reader == Reader::Sdk {
+    if matches!(reader, Reader::Sdk | Reader::Lending) {
         assert_eq!(
             totals.usage,
             Some((
@@ -394,6 +420,11 @@ pub(crate) fn bulk_run(reader: Reader, framing: Framing, addr: SocketAddr, body:
             let client = sdk_client(addr, framing, "bulk");
             let request = chat_request();
             measure(|| sdk_bulk(&client, &request))
+        }
+        Reader::Lending => {
+            let client = sdk_client(addr, framing, "bulk");
+            let request = chat_request();
+            measure(|| lending_bulk(&client, &request))
         }
         Reader::Floor => {
             let agent = floor_agent();
@@ -438,6 +469,17 @@ pub(crate) fn paced_run(
                     .as_deref()
                     .or(delta.reasoning_content.as_deref())
                 {
+                    record(text);
+                }
+            }
+            assert_eq!(stream.end(), Some(StreamEnd::Done));
+        }
+        Reader::Lending => {
+            let client = sdk_client(addr, framing, "paced");
+            let mut stream = client.chat_stream(&chat_request()).expect("chat_stream");
+            while let Some(delta) = stream.next_ref() {
+                let delta = delta.expect("a delta");
+                if let Some(text) = delta.content.or(delta.reasoning_content) {
                     record(text);
                 }
             }
