@@ -36,7 +36,7 @@ use crate::redact::Redactor;
 use crate::sse::{SseDecoder, SseError};
 use accumulator::{Accumulator, Admission, Parts};
 use piece::{At, Span};
-use wire::{parse_chunk, ChunkFailure, ChunkKind, WireDelta};
+use wire::{parse_chunk, ChunkFailure, ChunkKind, Deltas, WireDelta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -85,7 +85,7 @@ struct Hooks<R> {
 pub struct ChatStream<R = ResponseBody> {
     decoder: SseDecoder<R>,
     /// The deltas of the last chunk (their texts held: ranges of the accumulated text), reused.
-    ready: Vec<WireDelta>,
+    ready: Deltas,
     /// The next of `ready` to hand out.
     cursor: usize,
     /// Where texts with escapes are unescaped while a chunk is parsed, reused.
@@ -137,7 +137,7 @@ impl<R: BufRead> ChatStream<R> {
     fn from_decoder(decoder: SseDecoder<R>, meta: ResponseMeta, limits: StreamLimits) -> Self {
         ChatStream {
             decoder: decoder.with_max_event_size(limits.max_event_size),
-            ready: Vec::new(),
+            ready: Deltas::default(),
             cursor: 0,
             scratch: String::new(),
             hook_due: false,
@@ -329,7 +329,7 @@ impl<R: BufRead> ChatStream<R> {
             };
             match parse_chunk(data, into, &self.limits) {
                 Ok(ChunkKind::Chunk(meta)) => {
-                    let admissions = self.ready.iter().map(|d| Admission {
+                    let admissions = self.ready.as_slice().iter().map(|d| Admission {
                         index: d.index,
                         bytes: d.held_bytes(),
                         tool_calls: &d.tool_calls,
@@ -340,7 +340,7 @@ impl<R: BufRead> ChatStream<R> {
                     }
                     meta.apply(&mut self.acc, self.events, data, &self.scratch);
                     self.timings.chunks += 1;
-                    for delta in &mut self.ready {
+                    for delta in self.ready.as_mut_slice() {
                         let texts = (data, self.scratch.as_str());
                         accumulate(&mut self.acc, delta, texts, self.split_think);
                         let choice = &self.acc.choices[delta.choice];
@@ -493,7 +493,7 @@ impl<R: BufRead> ChatStream<R> {
             Ok(position) => position,
             Err(error) => return Some(Err(error)),
         };
-        let delta = &self.ready[position];
+        let delta = &self.ready.as_slice()[position];
         let choice = &self.acc.choices[delta.choice];
         Some(Ok(ChatDeltaRef {
             index: delta.index,
@@ -657,7 +657,7 @@ impl<R: BufRead> Iterator for ChatStream<R> {
             Err(error) => return Some(Err(error)),
         };
         // Handed out once: what the delta owns moves out; its texts are copied from the accumulated text.
-        let delta = &mut self.ready[position];
+        let delta = &mut self.ready.as_mut_slice()[position];
         let choice = &self.acc.choices[delta.choice];
         Some(Ok(ChatDelta {
             index: delta.index,

@@ -67,10 +67,74 @@ impl WireDelta {
     }
 }
 
+impl WireDelta {
+    /// Empties the delta in place, keeping what it has allocated (a fresh one moved into place costs a
+    /// `memcpy` call).
+    fn reset(&mut self) {
+        self.index = 0;
+        self.choice = 0;
+        self.role = None;
+        self.content = None;
+        self.reasoning_content = None;
+        self.tool_calls.clear();
+        self.finish_reason = None;
+        self.logprobs = None;
+    }
+}
+
+/// The deltas of one chunk, in slots reused from chunk to chunk: a slot is reset in place, not dropped
+/// and built again (moving a delta into or out of a `Vec` is a `memcpy` call each way, on every chunk).
+#[derive(Debug, Default)]
+pub(crate) struct Deltas {
+    slots: Vec<WireDelta>,
+    len: usize,
+}
+
+impl Deltas {
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// A new, empty delta at the end.
+    pub(crate) fn push_slot(&mut self) -> &mut WireDelta {
+        if self.len == self.slots.len() {
+            self.slots.push(WireDelta::default());
+        }
+        self.len += 1;
+        let slot = &mut self.slots[self.len - 1];
+        slot.reset();
+        slot
+    }
+
+    pub(crate) fn push(&mut self, delta: WireDelta) {
+        *self.push_slot() = delta;
+    }
+
+    pub(crate) fn as_slice(&self) -> &[WireDelta] {
+        &self.slots[..self.len]
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [WireDelta] {
+        &mut self.slots[..self.len]
+    }
+}
+
 /// The buffers one chunk is parsed into, reused from chunk to chunk.
 pub(crate) struct Buffers<'s> {
     /// A delta per choice is pushed here (nothing stays on failure).
-    pub deltas: &'s mut Vec<WireDelta>,
+    pub deltas: &'s mut Deltas,
     /// Texts with escapes, unescaped.
     pub scratch: &'s mut String,
 }
@@ -159,7 +223,7 @@ impl ChunkMeta<'_> {
 
 /// Deserializes one chunk object.
 struct ChunkSeed<'s, 'de> {
-    deltas: &'s mut Vec<WireDelta>,
+    deltas: &'s mut Deltas,
     texts: Texts<'s, 'de>,
     /// Where this chunk's deltas start.
     before: usize,
@@ -242,7 +306,7 @@ impl<'de> Visitor<'de> for ChunkSeed<'_, 'de> {
 
 /// Deserializes `choices` (an array, or `null`) straight into deltas, at most `max_choices` of them.
 struct ChoicesSeed<'s, 'de> {
-    deltas: &'s mut Vec<WireDelta>,
+    deltas: &'s mut Deltas,
     texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
@@ -286,20 +350,13 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
                 }
                 return Ok(());
             }
-            // The delta is built in place, in the buffer the stream reuses (and removed again if the
-            // array ends here).
-            self.deltas.push(WireDelta::default());
-            let Some(delta) = self.deltas.last_mut() else {
-                return Ok(()); // just pushed: never taken
-            };
             let seed = ChoiceSeed {
-                delta,
+                deltas: &mut *self.deltas,
                 texts: self.texts.reborrow(),
                 limits: self.limits,
                 refused: &mut *self.refused,
             };
             if seq.next_element_seed(seed)?.is_none() {
-                self.deltas.pop();
                 return Ok(());
             }
             entries += 1;
@@ -307,8 +364,29 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
     }
 }
 
-/// Deserializes one choice into `delta`.
+/// Deserializes one choice into a new slot of `deltas` (taken only when there is a choice to read).
 struct ChoiceSeed<'s, 'de> {
+    deltas: &'s mut Deltas,
+    texts: Texts<'s, 'de>,
+    limits: &'s StreamLimits,
+    refused: &'s mut Option<ChunkFailure>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(ChoiceVisitor {
+            delta: self.deltas.push_slot(),
+            texts: self.texts,
+            limits: self.limits,
+            refused: self.refused,
+        })
+    }
+}
+
+/// Deserializes one choice into `delta`.
+struct ChoiceVisitor<'s, 'de> {
     delta: &'s mut WireDelta,
     texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
@@ -328,15 +406,7 @@ enum ChoiceField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChoiceSeed<'_, 'de> {
+impl<'de> Visitor<'de> for ChoiceVisitor<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
