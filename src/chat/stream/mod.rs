@@ -14,6 +14,10 @@
 mod access;
 pub(crate) mod accumulator;
 pub(crate) mod delta;
+#[cfg(test)]
+mod differential;
+mod fast;
+mod parsed;
 pub(crate) mod piece;
 pub(crate) mod wire;
 
@@ -35,8 +39,9 @@ use crate::net::scope::Stop;
 use crate::redact::Redactor;
 use crate::sse::{SseDecoder, SseError};
 use accumulator::{Accumulator, Admission, Parts};
+use parsed::{Deltas, WireDelta};
 use piece::{At, Span};
-use wire::{parse_chunk, ChunkFailure, ChunkKind, Deltas, WireDelta};
+use wire::{parse_chunk, ChunkFailure, ChunkKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

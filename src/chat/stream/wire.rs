@@ -17,8 +17,8 @@ use serde_json::value::RawValue;
 
 use super::accumulator::{set_text, Accumulator};
 use super::delta::{FunctionCallDelta, ToolCallDelta};
+use super::parsed::{Deltas, WireDelta};
 use super::piece::{Span, SpanSeed};
-use crate::chat::request::Role;
 use crate::chat::response::FinishReason;
 use crate::limits::StreamLimits;
 use crate::raw::RawJson;
@@ -42,95 +42,6 @@ pub(crate) enum ChunkFailure {
     TooManyToolCalls,
 }
 
-/// One choice's delta as parsed: its texts are [`Span`]s of the event (or of the scratch buffer), and once
-/// accumulated, of the choice's accumulated text.
-#[derive(Debug, Default)]
-pub(crate) struct WireDelta {
-    pub index: u32,
-    /// The position of its choice in the accumulator, once applied.
-    pub choice: usize,
-    pub role: Option<Role>,
-    pub content: Option<Span>,
-    pub reasoning_content: Option<Span>,
-    pub tool_calls: Vec<ToolCallDelta>,
-    pub finish_reason: Option<FinishReason>,
-    pub logprobs: Option<RawJson>,
-}
-
-impl WireDelta {
-    /// The bytes this delta adds to what a stream holds (see `ChatDelta::held_bytes`).
-    pub(crate) fn held_bytes(&self) -> usize {
-        let len = |span: &Option<Span>| span.as_ref().map_or(0, Span::len);
-        len(&self.content)
-            + len(&self.reasoning_content)
-            + super::delta::tool_call_bytes(&self.tool_calls)
-    }
-}
-
-impl WireDelta {
-    /// Empties the delta in place, keeping what it has allocated (a fresh one moved into place costs a
-    /// `memcpy` call).
-    fn reset(&mut self) {
-        self.index = 0;
-        self.choice = 0;
-        self.role = None;
-        self.content = None;
-        self.reasoning_content = None;
-        self.tool_calls.clear();
-        self.finish_reason = None;
-        self.logprobs = None;
-    }
-}
-
-/// The deltas of one chunk, in slots reused from chunk to chunk: a slot is reset in place, not dropped
-/// and built again (moving a delta into or out of a `Vec` is a `memcpy` call each way, on every chunk).
-#[derive(Debug, Default)]
-pub(crate) struct Deltas {
-    slots: Vec<WireDelta>,
-    len: usize,
-}
-
-impl Deltas {
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-
-    /// A new, empty delta at the end.
-    pub(crate) fn push_slot(&mut self) -> &mut WireDelta {
-        if self.len == self.slots.len() {
-            self.slots.push(WireDelta::default());
-        }
-        self.len += 1;
-        let slot = &mut self.slots[self.len - 1];
-        slot.reset();
-        slot
-    }
-
-    pub(crate) fn push(&mut self, delta: WireDelta) {
-        *self.push_slot() = delta;
-    }
-
-    pub(crate) fn as_slice(&self) -> &[WireDelta] {
-        &self.slots[..self.len]
-    }
-
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [WireDelta] {
-        &mut self.slots[..self.len]
-    }
-}
-
 /// The buffers one chunk is parsed into, reused from chunk to chunk.
 pub(crate) struct Buffers<'s> {
     /// A delta per choice is pushed here (nothing stays on failure).
@@ -141,6 +52,20 @@ pub(crate) struct Buffers<'s> {
 
 /// Parses one chunk.
 pub(crate) fn parse_chunk<'a>(
+    data: &'a str,
+    into: Buffers<'_>,
+    limits: &StreamLimits,
+) -> Result<ChunkKind<'a>, ChunkFailure> {
+    let Buffers { deltas, scratch } = into;
+    if let Some(meta) = super::fast::parse(data, deltas, scratch, limits) {
+        return Ok(ChunkKind::Chunk(meta));
+    }
+    parse_chunk_general(data, Buffers { deltas, scratch }, limits)
+}
+
+/// Parses one chunk with `serde_json` throughout: the general path, which decides whatever the fast path
+/// (`fast`) leaves to it.
+pub(super) fn parse_chunk_general<'a>(
     data: &'a str,
     into: Buffers<'_>,
     limits: &StreamLimits,
@@ -165,6 +90,28 @@ pub(crate) fn parse_chunk<'a>(
             Err(refused.unwrap_or(ChunkFailure::Json(error)))
         }
     }
+}
+
+/// Reads a `choices` array, `text` (a slice of the event's `data`), into `deltas` as the general path does;
+/// `None` on any failure (the general path then reads the whole chunk again and reports it).
+pub(super) fn parse_choices(
+    data: &str,
+    text: &str,
+    deltas: &mut Deltas,
+    scratch: &mut String,
+    limits: &StreamLimits,
+) -> Option<()> {
+    let mut refused = None;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    ChoicesSeed {
+        deltas,
+        texts: Texts { data, scratch },
+        limits,
+        refused: &mut refused,
+    }
+    .deserialize(&mut deserializer)
+    .ok()?;
+    deserializer.end().ok()
 }
 
 /// Where texts are read from and unescaped into.
@@ -193,11 +140,12 @@ impl<'de> Texts<'_, 'de> {
 /// A chunk's metadata, applied only when the chunk as a whole is valid.
 #[derive(Default)]
 pub(crate) struct ChunkMeta<'a> {
-    id: Option<Span>,
-    model: Option<Span>,
-    system_fingerprint: Option<Span>,
-    created: Option<u64>,
-    usage: Option<&'a RawValue>,
+    pub(super) id: Option<Span>,
+    pub(super) model: Option<Span>,
+    pub(super) system_fingerprint: Option<Span>,
+    pub(super) created: Option<u64>,
+    /// The usage object's text.
+    pub(super) usage: Option<&'a str>,
 }
 
 impl ChunkMeta<'_> {
@@ -216,7 +164,7 @@ impl ChunkMeta<'_> {
             acc.created = created;
         }
         if let Some(usage) = self.usage {
-            acc.usage.set_raw(usage.get(), event);
+            acc.usage.set_raw(usage, event);
         }
     }
 }
@@ -287,7 +235,9 @@ impl<'de> Visitor<'de> for ChunkSeed<'_, 'de> {
                         refused: &mut *self.refused,
                     })?;
                 }
-                ChunkField::Usage => meta.usage = map.next_value()?,
+                ChunkField::Usage => {
+                    meta.usage = map.next_value::<Option<&RawValue>>()?.map(RawValue::get);
+                }
                 ChunkField::Error => error = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 ChunkField::Code => code = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 ChunkField::Message => message = map.next_value::<Option<IgnoredAny>>()?.is_some(),
