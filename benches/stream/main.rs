@@ -23,6 +23,7 @@ mod body;
 mod clients;
 mod measure;
 mod report;
+mod scale;
 mod server;
 
 use std::fmt::Write as _;
@@ -71,11 +72,27 @@ fn main() {
         interval: Duration::from_millis(env_u64("BENCH_PACED_MS", 50)),
     };
     let run_paced = !single && paced.events > 0;
+    // The scale benchmark: `BENCH_SCALE_THREADS=` (empty) skips it.
+    let scale_threads: Vec<usize> = std::env::var("BENCH_SCALE_THREADS")
+        .unwrap_or_else(|_| "1,4,16,64".to_string())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .collect();
+    let workload = scale::Workload {
+        threads: if single { Vec::new() } else { scale_threads },
+        chunks: env_u64("BENCH_SCALE_CHUNKS", 1_000_000),
+        short: env_u64("BENCH_SCALE_SHORT", 50).max(3),
+        long: env_u64("BENCH_SCALE_LONG", 2_000).max(3),
+        shorts: env_u64("BENCH_SCALE_SHORTS", 9),
+    };
 
     let rss_start_kib = status_kib("VmRSS");
     let generated = Instant::now();
     let state = Arc::new(ServerState {
         body: Body::generate(chunks),
+        scale_short: Body::generate(workload.short),
+        scale_long: Body::generate(workload.long),
         paced,
         base: Instant::now(),
     });
@@ -200,6 +217,10 @@ fn main() {
         // CPU is measured from the first text delta of each stream to its last.
         let intervals = (paced.events.saturating_sub(1) * paced_rounds).max(1) as f64;
         latency_table(w, &latency_rows, intervals);
+    }
+    if !workload.threads.is_empty() {
+        let rows = scale::run(addr, &workload);
+        scale::table(w, &workload, &rows);
     }
     print!("{out}");
 }

@@ -9,42 +9,96 @@ use crate::clients::Totals;
 
 // ---- Allocation counting ------------------------------------------------------------------------------
 
-/// Wraps the system allocator and counts allocations made while the calling thread has `COUNTING` set.
+/// Wraps the system allocator: counts the allocations of a thread that asks for it ([`set_counting`]),
+/// and tracks the heap of a thread that asks for it ([`track_heap`]).
 pub(crate) struct CountingAlloc;
 
 pub(crate) static ALLOCS: AtomicU64 = AtomicU64::new(0);
 pub(crate) static REALLOCS: AtomicU64 = AtomicU64::new(0);
 
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
+/// What this thread's allocations are counted in: allocation counts (bulk runs), and its heap (scale).
+#[derive(Clone, Copy)]
+struct Counts {
+    /// Count allocations into `ALLOCS` and `REALLOCS`.
+    counting: bool,
+    /// Track the bytes this thread has allocated and not freed, and their peak.
+    heap: bool,
+    live: i64,
+    peak: i64,
 }
 
-/// Never panics, also during thread teardown.
-pub(crate) fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
+thread_local! {
+    static COUNTS: Cell<Counts> = const {
+        Cell::new(Counts {
+            counting: false,
+            heap: false,
+            live: 0,
+            peak: 0,
+        })
+    };
+}
+
+/// Notes an allocation (`bytes` < 0: a free) on this thread, in one thread-local access; returns whether
+/// allocations are being counted. Never panics, also during thread teardown.
+fn note(bytes: i64) -> bool {
+    COUNTS
+        .try_with(|cell| {
+            let mut counts = cell.get();
+            if counts.heap {
+                counts.live += bytes;
+                counts.peak = counts.peak.max(counts.live);
+                cell.set(counts);
+            }
+            counts.counting
+        })
+        .unwrap_or(false)
+}
+
+/// Counts this thread's allocations (or stops).
+pub(crate) fn set_counting(on: bool) {
+    COUNTS.with(|cell| {
+        let mut counts = cell.get();
+        counts.counting = on;
+        cell.set(counts);
+    });
+}
+
+/// Starts tracking this thread's heap from zero.
+pub(crate) fn track_heap() {
+    COUNTS.with(|cell| {
+        let mut counts = cell.get();
+        (counts.heap, counts.live, counts.peak) = (true, 0, 0);
+        cell.set(counts);
+    });
+}
+
+/// The peak of this thread's heap since [`track_heap`]: what it allocated and had not freed yet.
+pub(crate) fn heap_peak() -> i64 {
+    COUNTS.with(|cell| cell.get().peak)
 }
 
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
+        if note(layout.size() as i64) {
             ALLOCS.fetch_add(1, Relaxed);
         }
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if counting() {
+        if note(layout.size() as i64) {
             ALLOCS.fetch_add(1, Relaxed);
         }
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note(-(layout.size() as i64));
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
+        if note(new_size as i64 - layout.size() as i64) {
             REALLOCS.fetch_add(1, Relaxed);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -204,9 +258,9 @@ pub(crate) fn measure(f: impl FnOnce() -> Totals) -> (Sample, Totals) {
     REALLOCS.store(0, Relaxed);
     let cpu0 = cpu::thread_cpu();
     let start = Instant::now();
-    COUNTING.with(|c| c.set(true));
+    set_counting(true);
     let totals = f();
-    COUNTING.with(|c| c.set(false));
+    set_counting(false);
     let wall = start.elapsed();
     let cpu = cpu::thread_cpu() - cpu0;
     let hwm_after = status_kib("VmHWM");

@@ -36,12 +36,17 @@ pub(crate) struct Paced {
 
 pub(crate) struct ServerState {
     pub(crate) body: Body,
+    /// The short and the long stream of the scale benchmark (models `scale-short`, `scale-long`).
+    pub(crate) scale_short: Body,
+    pub(crate) scale_long: Body,
     pub(crate) paced: Paced,
     /// The clock both sides measure latency against.
     pub(crate) base: Instant,
 }
 
-/// Starts the server; every connection gets a thread. Paths: `/{chunked|close}/{bulk|paced}/v1/...`.
+/// Starts the server; every connection gets a thread. Paths:
+/// `/{chunked|close}/{bulk|paced|scale}/v1/...`; the scale benchmark's model (`scale-short`, `scale-long`)
+/// picks its stream.
 pub(crate) fn start_server(state: Arc<ServerState>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local_addr");
@@ -111,9 +116,18 @@ pub(crate) fn serve(connection: TcpStream, state: &ServerState) -> io::Result<()
         if path.contains("/paced/") {
             serve_paced(&mut writer, framing, state)?;
         } else {
+            // The scale benchmark names the stream it wants in the model.
+            let model = |name: &[u8]| request_body.windows(name.len()).any(|w| w == name);
+            let body = if model(b"\"scale-short\"") {
+                &state.scale_short
+            } else if model(b"\"scale-long\"") {
+                &state.scale_long
+            } else {
+                &state.body
+            };
             let bytes = match framing {
-                Framing::Chunked => &state.body.chunked,
-                Framing::Close => &state.body.plain,
+                Framing::Chunked => &body.chunked,
+                Framing::Close => &body.plain,
             };
             for piece in bytes.chunks(64 * 1024) {
                 writer.write_all(piece)?;
