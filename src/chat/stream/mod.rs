@@ -65,6 +65,9 @@ struct Hooks<R> {
 /// the body, or an error it returns `None`, and what was accumulated stays readable. After `[DONE]` it
 /// returns `None` at once, without waiting for the server to end the body.
 ///
+/// [`next_ref`](Self::next_ref) is the lending alternative to `next()`: the same deltas, borrowed from the
+/// stream ([`ChatDeltaRef`]), with no allocation per chunk.
+///
 /// It reads on the caller's thread: each `next()` reads from the connection until the next event is
 /// complete. `ChatStream::from_reader` runs the same decoder over any [`BufRead`] (a recorded body, a file):
 ///
