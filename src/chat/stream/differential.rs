@@ -103,6 +103,13 @@ fn text(rng: &mut Rng) -> String {
             r#""""#,
             "null",
             r#""]""#,
+            r#""\ud83d\ude00""#,
+            r#""\ud800""#,
+            r#""\udc00\ud800x""#,
+            r#""\ud800\n""#,
+            r#""\ud800\ud800\udc00""#,
+            r#""\u00e9\u4F60\/\b\f\r\t\\""#,
+            r#""a\ud83d""#,
         ])
         .to_string()
     } else {

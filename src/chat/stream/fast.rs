@@ -89,8 +89,9 @@ fn walk<'a>(
 /// Reads the `choices` value at `i` (an array, or `null`) into `deltas`; returns the offset past it.
 ///
 /// The array usually ends at the first `]` (no brackets in its strings, no nested arrays): that guess is
-/// read first. `serde_json` reads the guessed text whole or fails, and an array that reads whole from its
-/// `[` to that `]` does end there. Otherwise the array's end is found by scanning and it is read again.
+/// read first, unless another `[` comes before it. `serde_json` reads the guessed text whole or fails, and
+/// an array that reads whole from its `[` to that `]` does end there. Otherwise the array's end is found by
+/// scanning (and it is read again).
 fn read_choices(
     data: &str,
     i: usize,
@@ -104,11 +105,14 @@ fn read_choices(
     }
     let (before, scratch_before) = (deltas.len(), scratch.len());
     let guess = i + memchr::memchr(b']', &b[i..])? + 1;
-    if parse_choices(data, data.get(i..guess)?, deltas, scratch, limits).is_some() {
-        return Some(guess);
+    // A second `[` before it (a nested array, or one in a string) makes the guess likely wrong: skip it.
+    if memchr::memchr(b'[', &b[i + 1..guess]).is_none() {
+        if parse_choices(data, data.get(i..guess)?, deltas, scratch, limits).is_some() {
+            return Some(guess);
+        }
+        deltas.truncate(before);
+        scratch.truncate(scratch_before);
     }
-    deltas.truncate(before);
-    scratch.truncate(scratch_before);
     let end = array_end(b, i)?;
     parse_choices(data, data.get(i..end)?, deltas, scratch, limits)?;
     Some(end)

@@ -12,7 +12,7 @@ use std::fmt;
 use std::ops::Range;
 
 use serde::de::{DeserializeSeed, Visitor};
-use serde::Deserializer;
+use serde::{Deserialize, Deserializer};
 
 use crate::serde_util::wtf8_lossy;
 
@@ -157,6 +157,119 @@ impl<'de> Visitor<'de> for StringVisitor<'_, 'de> {
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Span, E> {
         Ok(self.scratch(v))
     }
+}
+
+/// Reads an optional string as [`SpanSeed`] does, for the fast path (`fast`): the string is captured raw
+/// (`serde_json` skips it without unescaping into its own scratch buffer, which it would allocate on every
+/// chunk with an escape) and unescaped here. `serde_json` skips strings strictly (no control characters),
+/// where [`SpanSeed`] reads them as bytes (control characters allowed): a string it refuses fails the fast
+/// path, and the general path reads the chunk again.
+pub(crate) struct RawSpanSeed<'s, 'de> {
+    pub data: &'de str,
+    pub scratch: &'s mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for RawSpanSeed<'_, 'de> {
+    type Value = Option<Span>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Span>, D::Error> {
+        use serde::de::Error as _;
+        let Some(raw) = Option::<&'de serde_json::value::RawValue>::deserialize(deserializer)?
+        else {
+            return Ok(None);
+        };
+        let raw = raw.get();
+        let inner = raw
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .ok_or_else(|| D::Error::custom("expected a string"))?;
+        let end = end_in(self.data.as_bytes(), inner.as_bytes())
+            .ok_or_else(|| D::Error::custom("a string outside the event"))?;
+        let start = end - inner.len();
+        if !inner.bytes().any(|c| c == b'\\') {
+            return Ok(Some(Span {
+                at: At::Data,
+                start,
+                end,
+            }));
+        }
+        let scratch = self.scratch;
+        let from = scratch.len();
+        unescape(inner, scratch).ok_or_else(|| D::Error::custom("a bad escape"))?;
+        Ok(Some(Span {
+            at: At::Scratch,
+            start: from,
+            end: scratch.len(),
+        }))
+    }
+}
+
+/// Appends the text of a JSON string's contents (escapes already checked by `serde_json`) to `out`, as
+/// `serde_json` reads a string as bytes and [`wtf8_lossy`] then decodes them: a UTF-16 surrogate pair is
+/// one character, any other surrogate becomes U+FFFD.
+fn unescape(raw: &str, out: &mut String) -> Option<()> {
+    let b = raw.as_bytes();
+    let (mut i, mut copied) = (0, 0);
+    while let Some(at) = memchr::memchr(b'\\', &b[i..]) {
+        let at = i + at;
+        out.push_str(raw.get(copied..at)?);
+        i = at + 2;
+        match *b.get(at + 1)? {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => i = unicode_escape(b, at + 2, out)?,
+            _ => return None,
+        }
+        copied = i;
+    }
+    out.push_str(raw.get(copied..)?);
+    Some(())
+}
+
+/// Reads the hex digits of a `\u` escape at `i` (and a surrogate pair's second escape), appends the
+/// character, and returns the offset after what it used, as `serde_json`'s `parse_unicode_escape` does
+/// without validation: a leading surrogate not followed by a trailing one is kept alone (here: U+FFFD)
+/// and what follows is read on its own.
+fn unicode_escape(b: &[u8], mut i: usize, out: &mut String) -> Option<usize> {
+    let hex = |at: usize| -> Option<u32> {
+        let digits = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let mut n = hex(i)?;
+    i += 4;
+    loop {
+        if !(0xD800..=0xDBFF).contains(&n) {
+            out.push(char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER));
+            return Some(i);
+        }
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            out.push(char::REPLACEMENT_CHARACTER);
+            return Some(i);
+        }
+        let n2 = hex(i + 2)?;
+        if !(0xDC00..=0xDFFF).contains(&n2) {
+            out.push(char::REPLACEMENT_CHARACTER);
+            n = n2;
+            i += 6;
+            continue;
+        }
+        let pair = (((n - 0xD800) << 10) | (n2 - 0xDC00)) + 0x1_0000;
+        out.push(char::from_u32(pair).unwrap_or(char::REPLACEMENT_CHARACTER));
+        return Some(i + 6);
+    }
+}
+
+/// The offset just past `part` in `data`, when `part` is a slice of `data` (found from the addresses).
+pub(crate) fn end_in(data: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
+    let end = start.wrapping_add(part.len());
+    (start <= end && end <= data.len()).then_some(end)
 }
 
 #[cfg(test)]

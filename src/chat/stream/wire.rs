@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use super::accumulator::{set_text, Accumulator};
 use super::delta::{FunctionCallDelta, ToolCallDelta};
 use super::parsed::{Deltas, WireDelta};
-use super::piece::{Span, SpanSeed};
+use super::piece::{RawSpanSeed, Span, SpanSeed};
 use crate::chat::response::FinishReason;
 use crate::limits::StreamLimits;
 use crate::raw::RawJson;
@@ -76,7 +76,11 @@ pub(super) fn parse_chunk_general<'a>(
     let mut deserializer = serde_json::Deserializer::from_str(data);
     let parsed = ChunkSeed {
         deltas: &mut *deltas,
-        texts: Texts { data, scratch },
+        texts: Texts {
+            data,
+            scratch,
+            raw: false,
+        },
         before,
         limits,
         refused: &mut refused,
@@ -105,7 +109,11 @@ pub(super) fn parse_choices(
     let mut deserializer = serde_json::Deserializer::from_str(text);
     ChoicesSeed {
         deltas,
-        texts: Texts { data, scratch },
+        texts: Texts {
+            data,
+            scratch,
+            raw: true,
+        },
         limits,
         refused: &mut refused,
     }
@@ -118,11 +126,19 @@ pub(super) fn parse_choices(
 struct Texts<'s, 'de> {
     data: &'de str,
     scratch: &'s mut String,
+    /// Read strings strictly, raw, and unescape them here (the fast path's choices: see `RawSpanSeed`).
+    raw: bool,
 }
 
 impl<'de> Texts<'_, 'de> {
     /// The next value, an optional string, as a span.
     fn next<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<Option<Span>, A::Error> {
+        if self.raw {
+            return map.next_value_seed(RawSpanSeed {
+                data: self.data,
+                scratch: &mut *self.scratch,
+            });
+        }
         map.next_value_seed(SpanSeed {
             data: self.data,
             scratch: &mut *self.scratch,
@@ -133,6 +149,7 @@ impl<'de> Texts<'_, 'de> {
         Texts {
             data: self.data,
             scratch: &mut *self.scratch,
+            raw: self.raw,
         }
     }
 }
