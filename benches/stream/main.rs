@@ -85,6 +85,7 @@ fn main() {
         short: env_u64("BENCH_SCALE_SHORT", 50).max(3),
         long: env_u64("BENCH_SCALE_LONG", 2_000).max(3),
         shorts: env_u64("BENCH_SCALE_SHORTS", 9),
+        rounds: env_u64("BENCH_SCALE_ROUNDS", 3).max(1),
     };
 
     let rss_start_kib = status_kib("VmRSS");
