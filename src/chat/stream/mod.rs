@@ -3,13 +3,14 @@
 //! One job per file, data flowing one way:
 //!
 //! - [`crate::sse`] decodes the body into events;
-//! - [`wire`] parses each event's JSON straight from the decoder's buffer into deltas whose texts are
-//!   [`piece::Span`]s of the event, in a buffer reused from chunk to chunk;
-//! - [`accumulator`] checks a chunk against the [`StreamLimits`] and keeps everything received;
-//! - [`delta`] holds the public pieces handed out;
+//! - `fast` reads the common chunk's top level itself and `wire` the rest (and any chunk `fast` leaves to
+//!   it) with `serde_json`, straight from the decoder's buffer, into deltas whose texts are `piece::Span`s
+//!   of the event, in slots (`parsed`) reused from chunk to chunk;
+//! - `accumulator` checks a chunk against the [`StreamLimits`] and keeps everything received;
+//! - `delta` holds the public pieces handed out;
 //! - this file drives the others and hands each delta to the caller as soon as its event's blank line has
-//!   arrived: borrowed ([`ChatStream::next_ref`], its texts are the part of the accumulated text it added)
-//!   or owned (the `Iterator`); [`access`] has the accessors.
+//!   arrived: borrowed ([`ChatStream::next_ref`]: its texts are the part of the accumulated text it added)
+//!   or owned (the `Iterator`); `access` has the accessors.
 
 mod access;
 pub(crate) mod accumulator;
