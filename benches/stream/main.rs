@@ -1,23 +1,23 @@
 //! Streaming benchmark: the SDK end to end against the floor ureq allows and the raw limit of the same
-//! machine, in the same run.
+//! machine, in the same run; then one client shared by many threads.
 //!
 //! `cargo bench --bench stream` starts a loopback server (std only, threads on the server side) that
 //! streams a pre-generated SiliconFlow-style DeepSeek-R1 response (a role chunk, reasoning chunks with
 //! `content: null`, content chunks with `reasoning_content: null`, ASCII, CJK, emoji and JSON escapes,
 //! cumulative `usage` on every chunk, a finish chunk, `[DONE]`) in two framings, `Transfer-Encoding:
-//! chunked` (one event per HTTP chunk) and close-delimited, and reads it with
+//! chunked` (one event per HTTP chunk) and close-delimited, and reads it, in paired alternating rounds, with
 //!
-//! - the SDK: `Client::chat_stream`, every delta iterated;
+//! - the SDK: `Client::chat_stream`, every delta iterated, and every delta borrowed (`next_ref`);
 //! - the ureq floor: ureq 3's `into_body().into_reader()` in a 64 KiB `BufReader`, then exactly the limit's
 //!   consumer: what any client on ureq costs at least;
 //! - the limit: a `TcpStream`, a hand-written request, hand-parsed head and chunked framing, one reused line
 //!   buffer, and `serde_json::from_slice` into a minimal borrowed struct.
 //!
-//! It prints a Markdown table of chunks per second, CPU per chunk (this thread only, `getrusage`),
-//! allocations per chunk (counted on this thread only), peak-RSS growth, and the latency each client adds to
-//! a paced stream. See `benches/README.md` for the environment variables (`BENCH_CHUNKS`, `BENCH_RUNS`,
-//! `BENCH_ONLY`, `BENCH_FRAMING`, `BENCH_PACED_EVENTS`, `BENCH_PACED_ROUNDS`, `BENCH_PACED_MS`) and how
-//! to profile.
+//! It prints Markdown tables: chunks per second, CPU per chunk (this thread only) with paired ratios to the
+//! floor and the limit, allocations per chunk (counted on this thread only), peak-RSS growth; the latency
+//! each client adds to a paced stream; and the scale benchmark (`scale`). See `benches/README.md` for the
+//! environment variables (`BENCH_CHUNKS`, `BENCH_RUNS`, `BENCH_ONLY`, `BENCH_FRAMING`, `BENCH_PACED_*`,
+//! `BENCH_SCALE_*`) and how to profile.
 
 mod body;
 mod clients;
@@ -66,7 +66,7 @@ fn main() {
     // The paced events of each variant are split over a few short streams, the variants taking turns,
     // so that a noisy neighbour on the shared machine lands on every variant alike.
     let paced_total = env_u64("BENCH_PACED_EVENTS", 200);
-    let paced_rounds = env_u64("BENCH_PACED_ROUNDS", 5).clamp(1, paced_total.max(1));
+    let paced_rounds = env_u64("BENCH_PACED_ROUNDS", 20).clamp(1, paced_total.max(1));
     let paced = Paced {
         events: paced_total / paced_rounds,
         interval: Duration::from_millis(env_u64("BENCH_PACED_MS", 50)),
