@@ -62,7 +62,7 @@ pub(crate) fn tool_call_bytes(calls: &[ToolCallDelta]) -> usize {
 ///
 /// The fields mean what [`ChatDelta`]'s do; the texts are the part of the stream's accumulated
 /// [`content`](super::ChatStream::content) and [`reasoning_content`](super::ChatStream::reasoning_content)
-/// that this delta added. [`to_owned`](Self::to_owned) makes a [`ChatDelta`] of it.
+/// that this delta added. [`into_owned`](Self::into_owned) makes a [`ChatDelta`] of it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct ChatDeltaRef<'a> {
@@ -84,7 +84,17 @@ pub struct ChatDeltaRef<'a> {
 
 impl ChatDeltaRef<'_> {
     /// The delta as an owned [`ChatDelta`] (what the `Iterator` hands out).
-    pub fn to_owned(&self) -> ChatDelta {
+    ///
+    /// ```
+    /// use siliconflow::ChatStream;
+    ///
+    /// let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    /// let mut stream = ChatStream::from_reader(body.as_bytes());
+    /// let kept = stream.next_ref().map(|delta| delta.map(|d| d.into_owned()));
+    /// assert_eq!(kept.unwrap()?.content.as_deref(), Some("Hi"));
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn into_owned(self) -> ChatDelta {
         ChatDelta {
             index: self.index,
             role: self.role.cloned(),
