@@ -285,7 +285,8 @@ impl<R: BufRead> SseDecoder<R> {
         self.max = max.max(1);
     }
 
-    /// The number of bytes consumed from the reader so far.
+    /// The number of bytes read so far: through the blank line of the last event returned (whose bytes may
+    /// still be in the reader's buffer until the next call; see [`get_ref`](Self::get_ref)).
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
     }
