@@ -178,10 +178,11 @@ pub use body::ResponseBody;
 pub use bounded::{MAX_CONTENT_PARTS, MAX_LIST_ENTRIES};
 pub use cancel::CancelHandle;
 pub use chat::{
-    ChatCompletion, ChatDelta, ChatRequest, ChatStream, Choice, CompletionTokensDetails, Content,
-    ContentPart, FinishReason, FunctionCall, FunctionCallDelta, FunctionDefinition, MediaUrl,
-    Message, PromptTokensDetails, ResponseFormat, Role, Stop, StreamChoice, StreamEnd,
-    StreamOptions, StreamTimings, Tool, ToolCall, ToolCallDelta, ToolChoice, Usage,
+    ChatCompletion, ChatDelta, ChatDeltaRef, ChatRequest, ChatStream, Choice,
+    CompletionTokensDetails, Content, ContentPart, FinishReason, FunctionCall, FunctionCallDelta,
+    FunctionDefinition, MediaUrl, Message, PromptTokensDetails, ResponseFormat, Role, Stop,
+    StreamChoice, StreamEnd, StreamOptions, StreamTimings, Tool, ToolCall, ToolCallDelta,
+    ToolChoice, Usage,
 };
 pub use client::{
     Client, ClientBuilder, PollOptions, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL,

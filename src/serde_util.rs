@@ -168,17 +168,6 @@ pub(crate) fn wtf8_lossy(mut bytes: &[u8]) -> String {
     }
 }
 
-impl Text<'_> {
-    /// The text as an owned `String` when it is non-empty: the one allocation of text handed to a caller.
-    pub(crate) fn non_empty(self) -> Option<String> {
-        if self.0.is_empty() {
-            None
-        } else {
-            Some(self.0.into_owned())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,9 @@
 //!
 //! The decoder hands out an [`Event`] that borrows its reused buffers, like `csv`'s `read_record`: it never
 //! allocates per line or per event once its buffers have grown, and it returns an event as soon as the blank
-//! line that ends it has been read, without reading ahead. The size of one line and of one event is bounded
+//! line that ends it has been read, without reading ahead. The common event, one `data` line and its blank
+//! line already whole in the reader's buffer, is not copied at all: its data is handed out from the reader's
+//! buffer, and consumed at the next call. The size of one line and of one event is bounded
 //! by [`SseDecoder::with_max_event_size`], so a hostile server cannot exhaust memory.
 //!
 //! ```
@@ -37,6 +39,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead};
+use std::ops::Range;
 
 /// The default bound on one line and on one event's data: 8 MiB.
 ///
@@ -169,6 +172,57 @@ impl EventState {
     }
 }
 
+impl EventState {
+    /// The event being dispatched, with `data` (from the decoder's buffer or the reader's).
+    fn event<'a>(&'a self, data: &'a str) -> Event<'a> {
+        Event {
+            event: if self.event.is_empty() {
+                "message"
+            } else {
+                &self.event
+            },
+            data,
+            id: self.id.as_deref(),
+            retry: self.retry,
+        }
+    }
+}
+
+/// Where the event found lies.
+enum Found {
+    /// The input ended.
+    End,
+    /// In the decoder's own buffers.
+    Owned,
+    /// Whole in the reader's buffer (one `data` line and the blank line): the range of its data, and the
+    /// bytes to consume once it has been handed out.
+    Whole { data: Range<usize>, used: usize },
+}
+
+/// The common event, whole at the start of `rest`: a `data` line then a blank line, both ending in LF or
+/// both in CRLF, within the size bound. Returns the range of the value and the length through the blank
+/// line; anything else (other fields, several lines, other line ends, a cut) takes the general path.
+fn whole_data_event(rest: &[u8], max: usize) -> Option<(Range<usize>, usize)> {
+    let value = if rest.starts_with(b"data: ") {
+        6
+    } else if rest.starts_with(b"data:") {
+        5
+    } else {
+        return None;
+    };
+    let end = memchr::memchr2(b'\n', b'\r', rest)?;
+    // Over the bound, the general path reports it. (The spec's data buffer holds the value and a newline.)
+    if end > max || end - value + 1 > max {
+        return None;
+    }
+    let used = match &rest[end..] {
+        [b'\n', b'\n', ..] => end + 2,
+        [b'\r', b'\n', b'\r', b'\n', ..] => end + 4,
+        _ => return None,
+    };
+    Some((value..end, used))
+}
+
 /// Decodes bytes as UTF-8, replacing invalid sequences as the spec's "UTF-8 decode" does.
 /// Borrows (no allocation) whenever the bytes are valid, which the fast validator decides.
 fn utf8(bytes: &[u8]) -> Cow<'_, str> {
@@ -192,6 +246,8 @@ pub struct SseDecoder<R> {
     /// Nothing has been read yet: a BOM may still come.
     at_start: bool,
     bytes_read: u64,
+    /// The bytes of the last event handed out straight from the reader's buffer, consumed at the next call.
+    consume_due: usize,
 }
 
 impl<R> fmt::Debug for SseDecoder<R> {
@@ -214,6 +270,7 @@ impl<R: BufRead> SseDecoder<R> {
             skip_lf: false,
             at_start: true,
             bytes_read: 0,
+            consume_due: 0,
         }
     }
 
@@ -228,29 +285,37 @@ impl<R: BufRead> SseDecoder<R> {
         self.max = max.max(1);
     }
 
-    /// The data of the event [`next_event`](Self::next_event) returned last (valid until the next call).
-    pub(crate) fn last_data(&self) -> &str {
-        &self.state.data
-    }
-
-    /// The number of bytes consumed from the reader so far.
+    /// The number of bytes read so far: through the blank line of the last event returned (whose bytes may
+    /// still be in the reader's buffer until the next call; see [`get_ref`](Self::get_ref)).
     pub fn bytes_read(&self) -> u64 {
         self.bytes_read
     }
 
-    /// A reference to the underlying reader.
+    /// A reference to the underlying reader. The last event returned may still be in its buffer (an event
+    /// that arrived whole is handed out from there, and consumed at the next call).
     pub fn get_ref(&self) -> &R {
         &self.reader
     }
 
-    /// A mutable reference to the underlying reader. Reading from it skips bytes the decoder has not seen.
+    /// A mutable reference to the underlying reader, with the last event returned consumed. Reading from it
+    /// skips bytes the decoder has not seen.
     pub fn reader_mut(&mut self) -> &mut R {
+        self.consume_pending();
         &mut self.reader
     }
 
     /// Consumes the decoder, returning the underlying reader (with any unread bytes still in its buffer).
-    pub fn into_inner(self) -> R {
+    pub fn into_inner(mut self) -> R {
+        self.consume_pending();
         self.reader
+    }
+
+    /// Consumes the last event handed out from the reader's buffer.
+    fn consume_pending(&mut self) {
+        if self.consume_due > 0 {
+            self.reader.consume(self.consume_due);
+            self.consume_due = 0;
+        }
     }
 
     /// Reads until the next event is complete and returns it, or `None` at the end of the input.
@@ -258,6 +323,35 @@ impl<R: BufRead> SseDecoder<R> {
     /// Returns as soon as the blank line ending an event has been read; it never waits for more input once an
     /// event is complete. After an error the decoder should not be used again.
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, SseError> {
+        let (data, used) = match self.find()? {
+            Found::End => return Ok(None),
+            Found::Owned => return Ok(Some(self.state.event(&self.state.data))),
+            Found::Whole { data, used } => (data, used),
+        };
+        // The event is whole in the reader's buffer: hand its data out from there (no copy), and consume it
+        // at the next call. The buffer is the one `find` just looked at: nothing was consumed or read since.
+        self.consume_due = used;
+        self.bytes_read += used as u64;
+        let buf = self.reader.fill_buf()?;
+        let Some(bytes) = buf.get(data) else {
+            return Err(SseError::Io(io::Error::other(
+                "the reader's buffer changed without a read",
+            )));
+        };
+        let data = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => {
+                // Invalid UTF-8 is decoded with replacement, as on the general path.
+                self.state.data.push_str(&String::from_utf8_lossy(bytes));
+                &self.state.data
+            }
+        };
+        Ok(Some(self.state.event(data)))
+    }
+
+    /// Reads until the next event is complete: in the decoder's buffers, or whole in the reader's.
+    fn find(&mut self) -> Result<Found, SseError> {
+        self.consume_pending();
         if self.state.dispatched {
             self.state.dispatched = false;
             self.state.data.clear();
@@ -274,7 +368,7 @@ impl<R: BufRead> SseDecoder<R> {
                 self.line.clear();
                 self.state.data.clear();
                 self.state.event.clear();
-                return Ok(None);
+                return Ok(Found::End);
             }
             let mut start = 0;
             if self.skip_lf {
@@ -305,6 +399,15 @@ impl<R: BufRead> SseDecoder<R> {
                 self.at_start = false;
             }
             let rest = &buf[start..];
+            if self.line.is_empty() && self.state.data.is_empty() {
+                if let Some((data, used)) = whole_data_event(rest, self.max) {
+                    self.state.dispatched = true;
+                    return Ok(Found::Whole {
+                        data: start + data.start..start + data.end,
+                        used: start + used,
+                    });
+                }
+            }
             match memchr::memchr2(b'\n', b'\r', rest) {
                 None => {
                     if self.line.len() + rest.len() > self.max {
@@ -343,17 +446,7 @@ impl<R: BufRead> SseDecoder<R> {
                     self.bytes_read += used as u64;
                     self.reader.consume(used);
                     if dispatch? {
-                        let state = &self.state;
-                        return Ok(Some(Event {
-                            event: if state.event.is_empty() {
-                                "message"
-                            } else {
-                                &state.event
-                            },
-                            data: &state.data,
-                            id: state.id.as_deref(),
-                            retry: state.retry,
-                        }));
+                        return Ok(Found::Owned);
                     }
                 }
             }

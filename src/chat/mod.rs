@@ -16,5 +16,6 @@ pub use response::{
     PromptTokensDetails, ToolCall, Usage,
 };
 pub use stream::{
-    ChatDelta, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, StreamTimings, ToolCallDelta,
+    ChatDelta, ChatDeltaRef, ChatStream, FunctionCallDelta, StreamChoice, StreamEnd, StreamTimings,
+    ToolCallDelta,
 };

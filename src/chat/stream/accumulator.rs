@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::ops::Range;
 
 use crate::chat::request::{Message, Role};
 use crate::chat::response::{FinishReason, ToolCall, Usage};
@@ -15,7 +16,7 @@ use crate::error::{Error, MAX_SNIPPET};
 use crate::limits::StreamLimits;
 use crate::redact::Redactor;
 
-use super::delta::{ChatDelta, ToolCallDelta};
+use super::delta::ToolCallDelta;
 
 /// The bookkeeping one choice costs beyond its text, counted in the accumulation bound.
 const CHOICE_COST: usize = std::mem::size_of::<StreamChoice>() + 64;
@@ -75,22 +76,26 @@ impl StreamChoice {
         self.finish_reason.as_ref()
     }
 
-    pub(crate) fn apply(&mut self, delta: &ChatDelta) {
+    /// Applies one delta's parts; returns the ranges its texts now occupy in `content` and
+    /// `reasoning_content` (what the stream hands out for it).
+    pub(crate) fn apply(
+        &mut self,
+        parts: Parts<'_>,
+    ) -> (Option<Range<usize>>, Option<Range<usize>>) {
         if self.role.is_none() {
-            self.role.clone_from(&delta.role);
+            self.role = parts.role.cloned();
         }
-        if let Some(text) = &delta.content {
-            self.content.push_str(text);
-        }
-        if let Some(text) = &delta.reasoning_content {
-            self.reasoning_content.push_str(text);
-        }
-        for fragment in &delta.tool_calls {
+        let content = parts.content.map(|text| append(&mut self.content, text));
+        let reasoning = parts
+            .reasoning_content
+            .map(|text| append(&mut self.reasoning_content, text));
+        for fragment in parts.tool_calls {
             self.merge_tool_call(fragment);
         }
-        if delta.finish_reason.is_some() {
-            self.finish_reason.clone_from(&delta.finish_reason);
+        if let Some(reason) = parts.finish_reason {
+            self.finish_reason = Some(reason.clone());
         }
+        (content, reasoning)
     }
 
     /// Merges one fragment: a new index starts a call; `None` never overwrites a known id, type or name;
@@ -152,24 +157,54 @@ impl StreamChoice {
 }
 
 impl StreamChoice {
-    /// Moves `<think>…</think>` text of `delta.content` into `delta.reasoning_content`; at the choice's
-    /// finish, releases a held-back partial tag.
-    pub(crate) fn split_think(&mut self, delta: &mut ChatDelta) {
-        let finishing = delta.finish_reason.is_some();
-        if delta.content.is_none() && !finishing {
-            return;
+    /// Moves `<think>…</think>` text of a delta's `content` into its reasoning; at the choice's finish,
+    /// releases a held-back partial tag. Returns the new (reasoning, content), or `None` when the delta
+    /// has no content and does not finish the choice (it is then unchanged).
+    pub(crate) fn split_think(
+        &mut self,
+        content: Option<&str>,
+        reasoning: Option<&str>,
+        finishing: bool,
+    ) -> Option<(String, String)> {
+        if content.is_none() && !finishing {
+            return None;
         }
-        let mut reasoning = delta.reasoning_content.take().unwrap_or_default();
-        let mut content = String::new();
-        if let Some(text) = delta.content.take() {
-            self.think.split(&text, &mut reasoning, &mut content);
+        let mut new_reasoning = reasoning.unwrap_or_default().to_string();
+        let mut new_content = String::new();
+        if let Some(text) = content {
+            self.think.split(text, &mut new_reasoning, &mut new_content);
         }
         if finishing {
-            self.think.finish(&mut reasoning, &mut content);
+            self.think.finish(&mut new_reasoning, &mut new_content);
         }
-        delta.content = (!content.is_empty()).then_some(content);
-        delta.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+        Some((new_reasoning, new_content))
     }
+}
+
+/// Appends `text` to `slot`, returning the range it occupies there.
+fn append(slot: &mut String, text: &str) -> Range<usize> {
+    let start = slot.len();
+    slot.push_str(text);
+    start..slot.len()
+}
+
+/// One delta's parts, as [`StreamChoice::apply`] applies them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Parts<'a> {
+    pub role: Option<&'a Role>,
+    pub content: Option<&'a str>,
+    pub reasoning_content: Option<&'a str>,
+    pub tool_calls: &'a [ToolCallDelta],
+    pub finish_reason: Option<&'a FinishReason>,
+}
+
+/// What [`Accumulator::admit`] needs to know of one delta.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admission<'a> {
+    pub index: u32,
+    /// Its text, as the accumulation bound counts it.
+    pub bytes: usize,
+    pub tool_calls: &'a [ToolCallDelta],
 }
 
 /// Sets `slot` from `value` when the slot is still empty and the value is a real one.
@@ -249,9 +284,10 @@ impl UsageSlot {
 }
 
 impl Accumulator {
-    /// The choice with this wire index, created on first sight (after [`admit`](Self::admit) allowed it).
-    pub(crate) fn choice_mut(&mut self, index: u32) -> &mut StreamChoice {
-        let position = match self.positions.find(index) {
+    /// The position of the choice with this wire index, created on first sight (after
+    /// [`admit`](Self::admit) allowed it).
+    pub(crate) fn position(&mut self, index: u32) -> usize {
+        match self.positions.find(index) {
             Some(position) => position,
             None => {
                 self.choices.push(StreamChoice {
@@ -260,25 +296,40 @@ impl Accumulator {
                 });
                 self.positions.insert(index)
             }
-        };
-        &mut self.choices[position]
+        }
     }
 
-    /// Checks that applying `deltas` (one chunk's) keeps the stream within `limits`: distinct choices,
-    /// distinct tool calls per choice, and the bytes held (text plus bookkeeping). When they fit, counts them
-    /// as held; when not, nothing is applied and the stream fails with the limit's error.
-    pub(crate) fn admit<'d>(
+    /// Checks that applying one chunk's deltas keeps the stream within `limits`: distinct choices, distinct
+    /// tool calls per choice, and the bytes held (text plus bookkeeping). When they fit, counts them as
+    /// held; when not, nothing is applied and the stream fails with the limit's error.
+    pub(crate) fn admit<'d, I>(&mut self, deltas: I, limits: &StreamLimits) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = Admission<'d>> + Clone,
+    {
+        // The common chunk: choices already known, no tool calls. Only the bytes count.
+        let mut added = 0usize;
+        for delta in deltas.clone() {
+            if !delta.tool_calls.is_empty() || self.positions.find(delta.index).is_none() {
+                return self.admit_new(deltas, limits);
+            }
+            added = added.saturating_add(delta.bytes);
+        }
+        self.hold(added, limits)
+    }
+
+    /// [`admit`](Self::admit) for a chunk that creates choices or carries tool calls.
+    fn admit_new<'d>(
         &mut self,
-        deltas: impl IntoIterator<Item = &'d ChatDelta>,
+        deltas: impl IntoIterator<Item = Admission<'d>>,
         limits: &StreamLimits,
     ) -> Result<(), Error> {
         let mut added = 0usize;
-        // What this chunk would create; allocated only when it creates something (its first chunks).
+        // What this chunk would create.
         let mut new_choices: HashSet<u32> = HashSet::new();
         let mut new_calls: HashSet<(u32, u32)> = HashSet::new();
         let mut new_calls_per_choice: HashMap<u32, usize> = HashMap::new();
         for delta in deltas {
-            added = added.saturating_add(delta.held_bytes());
+            added = added.saturating_add(delta.bytes);
             let existing = self.positions.find(delta.index).map(|p| &self.choices[p]);
             if existing.is_none() && !new_choices.contains(&delta.index) {
                 if self.choices.len() + new_choices.len() >= limits.max_choices {
@@ -289,7 +340,7 @@ impl Accumulator {
                 new_choices.insert(delta.index);
                 added = added.saturating_add(CHOICE_COST);
             }
-            for call in &delta.tool_calls {
+            for call in delta.tool_calls {
                 let known = existing.is_some_and(|c| c.tool_positions.find(call.index).is_some());
                 if known || !new_calls.insert((delta.index, call.index)) {
                     continue;
@@ -304,6 +355,11 @@ impl Accumulator {
                 added = added.saturating_add(TOOL_CALL_COST);
             }
         }
+        self.hold(added, limits)
+    }
+
+    /// Counts `added` bytes as held, unless that goes past the bound.
+    fn hold(&mut self, added: usize, limits: &StreamLimits) -> Result<(), Error> {
         let held = self.held.saturating_add(added);
         if let Some(max) = limits.max_accumulated_size {
             if held > max {
@@ -358,8 +414,15 @@ impl Positions {
 
 /// Sets `slot` to `value` when they differ, reusing the slot's allocation.
 pub(crate) fn set_text(slot: &mut String, value: &str) {
-    if slot != value {
+    if !same(slot.as_bytes(), value.as_bytes()) {
         slot.clear();
         slot.push_str(value);
     }
+}
+
+/// Byte equality without a call into the C library: the ids and model names compared on every chunk are
+/// a few dozen bytes, for which `memcmp`'s call and vector setup cost more than the comparison.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

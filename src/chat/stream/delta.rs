@@ -38,18 +38,72 @@ impl ChatDelta {
     /// arguments, ids and names; an id or a name is kept only once, so this may count more than is kept).
     pub(crate) fn held_bytes(&self) -> usize {
         let len = |text: &Option<String>| text.as_ref().map_or(0, String::len);
-        let calls: usize = self
-            .tool_calls
-            .iter()
-            .map(|c| {
-                len(&c.id)
-                    + len(&c.kind)
-                    + c.function
-                        .as_ref()
-                        .map_or(0, |f| len(&f.name) + len(&f.arguments))
-            })
-            .sum();
-        len(&self.content) + len(&self.reasoning_content) + calls
+        len(&self.content) + len(&self.reasoning_content) + tool_call_bytes(&self.tool_calls)
+    }
+}
+
+/// The text of tool-call fragments, as the accumulation bound counts it.
+pub(crate) fn tool_call_bytes(calls: &[ToolCallDelta]) -> usize {
+    let len = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+    calls
+        .iter()
+        .map(|c| {
+            len(&c.id)
+                + len(&c.kind)
+                + c.function
+                    .as_ref()
+                    .map_or(0, |f| len(&f.name) + len(&f.arguments))
+        })
+        .sum()
+}
+
+/// One choice's delta from one streamed chunk, borrowed from the stream: what
+/// [`ChatStream::next_ref`](super::ChatStream::next_ref) hands out, without allocating.
+///
+/// The fields mean what [`ChatDelta`]'s do; the texts are the part of the stream's accumulated
+/// [`content`](super::ChatStream::content) and [`reasoning_content`](super::ChatStream::reasoning_content)
+/// that this delta added. [`into_owned`](Self::into_owned) makes a [`ChatDelta`] of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct ChatDeltaRef<'a> {
+    /// Which choice this delta belongs to (0 unless `n` > 1).
+    pub index: u32,
+    /// The author role, when the chunk carries one.
+    pub role: Option<&'a Role>,
+    /// New answer text (`None` when the wire has it absent, `null` or `""`).
+    pub content: Option<&'a str>,
+    /// New reasoning text.
+    pub reasoning_content: Option<&'a str>,
+    /// Tool-call fragments.
+    pub tool_calls: &'a [ToolCallDelta],
+    /// Set on the chunk that ends this choice.
+    pub finish_reason: Option<&'a FinishReason>,
+    /// Log probabilities, when requested, as the JSON text sent.
+    pub logprobs: Option<&'a RawJson>,
+}
+
+impl ChatDeltaRef<'_> {
+    /// The delta as an owned [`ChatDelta`] (what the `Iterator` hands out).
+    ///
+    /// ```
+    /// use siliconflow::ChatStream;
+    ///
+    /// let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    /// let mut stream = ChatStream::from_reader(body.as_bytes());
+    /// let kept = stream.next_ref().map(|delta| delta.map(|d| d.into_owned()));
+    /// assert_eq!(kept.unwrap()?.content.as_deref(), Some("Hi"));
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn into_owned(self) -> ChatDelta {
+        ChatDelta {
+            index: self.index,
+            role: self.role.cloned(),
+            content: self.content.map(str::to_string),
+            reasoning_content: self.reasoning_content.map(str::to_string),
+            tool_calls: self.tool_calls.to_vec(),
+            finish_reason: self.finish_reason.cloned(),
+            logprobs: self.logprobs.cloned(),
+        }
     }
 }
 

@@ -3,34 +3,45 @@
 //! One job per file, data flowing one way:
 //!
 //! - [`crate::sse`] decodes the body into events;
-//! - `wire` parses each event's JSON straight from the decoder's buffer into deltas;
+//! - `fast` reads the common chunk's top level itself and `wire` the rest (and any chunk `fast` leaves to
+//!   it) with `serde_json`, straight from the decoder's buffer, into deltas whose texts are `piece::Span`s
+//!   of the event, in slots (`parsed`) reused from chunk to chunk;
 //! - `accumulator` checks a chunk against the [`StreamLimits`] and keeps everything received;
 //! - `delta` holds the public pieces handed out;
-//! - this file is the iterator: it drives the others and hands each delta to the caller as soon as its
-//!   event's blank line has arrived.
+//! - this file drives the others and hands each delta to the caller as soon as its event's blank line has
+//!   arrived: borrowed ([`ChatStream::next_ref`]: its texts are the part of the accumulated text it added)
+//!   or owned (the `Iterator`); `access` has the accessors.
 
+mod access;
 pub(crate) mod accumulator;
 pub(crate) mod delta;
+#[cfg(test)]
+mod differential;
+mod fast;
+mod parsed;
+pub(crate) mod piece;
 pub(crate) mod wire;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufRead};
 use std::time::{Duration, Instant};
 
 pub use accumulator::StreamChoice;
-pub use delta::{ChatDelta, FunctionCallDelta, StreamEnd, StreamTimings, ToolCallDelta};
+pub use delta::{
+    ChatDelta, ChatDeltaRef, FunctionCallDelta, StreamEnd, StreamTimings, ToolCallDelta,
+};
 
 use crate::body::{stop_of, ResponseBody};
-use crate::chat::request::Message;
-use crate::chat::response::{ChatCompletion, Choice, FinishReason, ToolCall, Usage};
+use crate::chat::response::ChatCompletion;
 use crate::error::{ApiError, Error, MAX_SNIPPET};
 use crate::limits::StreamLimits;
 use crate::meta::{Headers, ResponseMeta};
 use crate::net::scope::Stop;
 use crate::redact::Redactor;
 use crate::sse::{SseDecoder, SseError};
-use accumulator::Accumulator;
+use accumulator::{Accumulator, Admission, Parts};
+use parsed::{Deltas, WireDelta};
+use piece::{At, Span};
 use wire::{parse_chunk, ChunkFailure, ChunkKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +65,9 @@ struct Hooks<R> {
 /// [`into_completion`](Self::into_completion) afterwards. The iterator is fused: after `[DONE]`, the end of
 /// the body, or an error it returns `None`, and what was accumulated stays readable. After `[DONE]` it
 /// returns `None` at once, without waiting for the server to end the body.
+///
+/// [`next_ref`](Self::next_ref) is the lending alternative to `next()`: the same deltas, borrowed from the
+/// stream ([`ChatDeltaRef`]), with no allocation per chunk.
 ///
 /// It reads on the caller's thread: each `next()` reads from the connection until the next event is
 /// complete. `ChatStream::from_reader` runs the same decoder over any [`BufRead`] (a recorded body, a file):
@@ -79,13 +93,20 @@ struct Hooks<R> {
 /// ```
 pub struct ChatStream<R = ResponseBody> {
     decoder: SseDecoder<R>,
-    pending: VecDeque<ChatDelta>,
+    /// The deltas of the last chunk (their texts held: ranges of the accumulated text), reused.
+    ready: Deltas,
+    /// The next of `ready` to hand out.
+    cursor: usize,
+    /// Where texts with escapes are unescaped while a chunk is parsed, reused.
+    scratch: String,
     acc: Accumulator,
     state: State,
     events: u64,
     meta: ResponseMeta,
     limits: StreamLimits,
     hooks: Option<Hooks<R>>,
+    /// An event arrived and the event hook has not run yet (it runs before the next read).
+    hook_due: bool,
     /// An error found before the first `next()` (a replayed completion over the bounds).
     deferred: Option<Error>,
     redactor: Redactor,
@@ -125,7 +146,10 @@ impl<R: BufRead> ChatStream<R> {
     fn from_decoder(decoder: SseDecoder<R>, meta: ResponseMeta, limits: StreamLimits) -> Self {
         ChatStream {
             decoder: decoder.with_max_event_size(limits.max_event_size),
-            pending: VecDeque::new(),
+            ready: Deltas::default(),
+            cursor: 0,
+            scratch: String::new(),
+            hook_due: false,
             acc: Accumulator::default(),
             state: State::Streaming,
             events: 0,
@@ -193,45 +217,65 @@ impl<R: BufRead> ChatStream<R> {
         acc.created = completion.created;
         acc.system_fingerprint = completion.system_fingerprint.unwrap_or_default();
         acc.usage.set(completion.usage);
-        for choice in completion.choices {
-            let message = choice.message;
-            let text = message.text();
-            let delta = ChatDelta {
-                index: choice.index,
-                role: Some(message.role.clone()),
-                content: (!text.is_empty()).then(|| text.into_owned()),
-                reasoning_content: message.reasoning_content.filter(|r| !r.is_empty()),
-                tool_calls: message
-                    .tool_calls
-                    .unwrap_or_default()
-                    .into_iter()
-                    .zip(0..)
-                    .map(|(call, index)| ToolCallDelta {
-                        index,
-                        id: Some(call.id),
-                        kind: Some(call.kind),
-                        function: Some(FunctionCallDelta {
-                            name: Some(call.function.name),
-                            arguments: Some(call.function.arguments),
-                        }),
-                    })
-                    .collect(),
-                finish_reason: choice.finish_reason,
-                logprobs: choice.logprobs,
-            };
-            stream.pending.push_back(delta);
-        }
+        let deltas: Vec<ChatDelta> = completion
+            .choices
+            .into_iter()
+            .map(|choice| {
+                let message = choice.message;
+                let text = message.text();
+                ChatDelta {
+                    index: choice.index,
+                    role: Some(message.role.clone()),
+                    content: (!text.is_empty()).then(|| text.into_owned()),
+                    reasoning_content: message.reasoning_content.filter(|r| !r.is_empty()),
+                    tool_calls: message
+                        .tool_calls
+                        .unwrap_or_default()
+                        .into_iter()
+                        .zip(0..)
+                        .map(|(call, index)| ToolCallDelta {
+                            index,
+                            id: Some(call.id),
+                            kind: Some(call.kind),
+                            function: Some(FunctionCallDelta {
+                                name: Some(call.function.name),
+                                arguments: Some(call.function.arguments),
+                            }),
+                        })
+                        .collect(),
+                    finish_reason: choice.finish_reason,
+                    logprobs: choice.logprobs,
+                }
+            })
+            .collect();
         // The body was bounded by `max_event_size`; the choice and tool-call bounds still apply.
-        match stream.acc.admit(&stream.pending, &stream.limits) {
+        let admissions = deltas.iter().map(|d| Admission {
+            index: d.index,
+            bytes: d.held_bytes(),
+            tool_calls: &d.tool_calls,
+        });
+        match stream.acc.admit(admissions, &stream.limits) {
             Ok(()) => {
-                for delta in stream.pending.iter() {
-                    stream.acc.choice_mut(delta.index).apply(delta);
-                    note_first_text(&mut stream.timings, stream.started, delta);
+                for delta in deltas {
+                    let parts = Parts {
+                        role: delta.role.as_ref(),
+                        content: delta.content.as_deref(),
+                        reasoning_content: delta.reasoning_content.as_deref(),
+                        tool_calls: &delta.tool_calls,
+                        finish_reason: delta.finish_reason.as_ref(),
+                    };
+                    let ready = stream.hold(delta.index, parts);
+                    stream.ready.push(WireDelta {
+                        role: delta.role,
+                        tool_calls: delta.tool_calls,
+                        finish_reason: delta.finish_reason,
+                        logprobs: delta.logprobs,
+                        ..ready
+                    });
                 }
                 stream.state = State::Ended(StreamEnd::Json);
             }
             Err(error) => {
-                stream.pending.clear();
                 stream.state = State::Ended(StreamEnd::Failed);
                 stream.deferred = Some(error);
             }
@@ -240,9 +284,27 @@ impl<R: BufRead> ChatStream<R> {
         stream
     }
 
-    /// Reads and processes events until at least one delta is pending or the stream ends.
+    /// Applies one delta's parts to its choice; returns a delta (without role, tool calls, finish reason
+    /// or log probabilities) whose texts are the ranges they now occupy in the choice's accumulated text.
+    fn hold(&mut self, index: u32, parts: Parts<'_>) -> WireDelta {
+        let choice = self.acc.position(index);
+        let (content, reasoning) = self.acc.choices[choice].apply(parts);
+        note_first_text(&mut self.timings, self.started, &parts);
+        WireDelta {
+            index,
+            choice,
+            content: content.map(held),
+            reasoning_content: reasoning.map(held),
+            ..WireDelta::default()
+        }
+    }
+
+    /// Reads and processes events until at least one delta is ready or the stream ends.
     fn advance(&mut self) -> Result<(), Error> {
+        self.ready.clear();
+        self.cursor = 0;
         loop {
+            self.run_event_hook();
             let event = match self.decoder.next_event() {
                 Ok(Some(event)) => event,
                 Ok(None) => return self.end_of_body(),
@@ -253,49 +315,60 @@ impl<R: BufRead> ChatStream<R> {
             if data.is_empty() {
                 continue;
             }
-            let is_error_event = event.event == "error";
             self.events += 1;
-            if let Some(hooks) = &self.hooks {
-                (hooks.event)(self.decoder.reader_mut());
-            }
-            // The event borrows the decoder; read it again now that the hook has run.
-            let data = self.decoder.last_data().trim_ascii();
-            if is_error_event {
-                return Err(Error::Stream(Box::new(self.stream_error(data))));
+            // The event timeout restarts before the next read (`data` still borrows the decoder).
+            self.hook_due = true;
+            if event.event == "error" {
+                return Err(stream_error(&self.meta, &self.redactor, data));
             }
             if data == "[DONE]" {
                 self.acc.usage.check(&self.redactor)?;
                 self.release_held_tags();
                 self.state = State::Ended(StreamEnd::Done);
+                self.run_event_hook();
                 if let Some(hooks) = &self.hooks {
                     (hooks.done)(self.decoder.reader_mut());
                 }
                 return Ok(());
             }
-            let before = self.pending.len();
-            match parse_chunk(data, &mut self.pending, &self.limits) {
+            self.scratch.clear();
+            let into = wire::Buffers {
+                deltas: &mut self.ready,
+                scratch: &mut self.scratch,
+            };
+            match parse_chunk(data, into, &self.limits) {
                 Ok(ChunkKind::Chunk(meta)) => {
-                    if let Err(error) = self.acc.admit(self.pending.range(before..), &self.limits) {
-                        self.pending.truncate(before);
+                    let admissions = self.ready.as_slice().iter().map(|d| Admission {
+                        index: d.index,
+                        bytes: d.held_bytes(),
+                        tool_calls: &d.tool_calls,
+                    });
+                    if let Err(error) = self.acc.admit(admissions, &self.limits) {
+                        self.ready.clear();
                         return Err(error);
                     }
-                    meta.apply(&mut self.acc, self.events);
+                    meta.apply(&mut self.acc, self.events, data, &self.scratch);
                     self.timings.chunks += 1;
-                    for delta in self.pending.range_mut(before..) {
-                        let choice = self.acc.choice_mut(delta.index);
-                        if self.split_think {
-                            choice.split_think(delta);
-                        }
-                        choice.apply(delta);
-                        note_first_text(&mut self.timings, self.started, delta);
+                    for delta in self.ready.as_mut_slice() {
+                        let texts = (data, self.scratch.as_str());
+                        accumulate(&mut self.acc, delta, texts, self.split_think);
+                        let choice = &self.acc.choices[delta.choice];
+                        let parts = Parts {
+                            content: delta.content.map(|s| held_text(choice.content(), s)),
+                            reasoning_content: delta
+                                .reasoning_content
+                                .map(|s| held_text(choice.reasoning_content(), s)),
+                            ..Parts::default()
+                        };
+                        note_first_text(&mut self.timings, self.started, &parts);
                     }
-                    if self.pending.len() > before {
+                    if !self.ready.is_empty() {
                         return Ok(());
                     }
                 }
                 Ok(ChunkKind::Error) => {
-                    self.pending.truncate(before);
-                    return Err(Error::Stream(Box::new(self.stream_error(data))));
+                    self.ready.clear();
+                    return Err(stream_error(&self.meta, &self.redactor, data));
                 }
                 Err(ChunkFailure::TooManyChoices) => {
                     return Err(Error::TooManyChoices {
@@ -318,9 +391,14 @@ impl<R: BufRead> ChatStream<R> {
         }
     }
 
-    /// An error the server sent inside the stream, scrubbed whole before anything is cut.
-    fn stream_error(&self, data: &str) -> ApiError {
-        crate::client::api_error(&self.meta, data.as_bytes(), &self.redactor)
+    /// Runs the event hook if an event arrived since it last ran.
+    fn run_event_hook(&mut self) {
+        if self.hook_due {
+            self.hook_due = false;
+            if let Some(hooks) = &self.hooks {
+                (hooks.event)(self.decoder.reader_mut());
+            }
+        }
     }
 
     /// At the end of the stream, hands out text held back as a possible partial `<think>` tag.
@@ -328,19 +406,21 @@ impl<R: BufRead> ChatStream<R> {
         if !self.split_think {
             return;
         }
-        for choice in &mut self.acc.choices {
+        for position in 0..self.acc.choices.len() {
+            let choice = &mut self.acc.choices[position];
             let (mut reasoning, mut content) = (String::new(), String::new());
             choice.think.finish(&mut reasoning, &mut content);
-            let delta = ChatDelta {
-                index: choice.index,
-                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-                content: (!content.is_empty()).then_some(content),
-                ..ChatDelta::default()
-            };
-            if delta.reasoning_content.is_some() || delta.content.is_some() {
-                choice.apply(&delta);
-                self.pending.push_back(delta);
+            if reasoning.is_empty() && content.is_empty() {
+                continue;
             }
+            let index = choice.index;
+            let parts = Parts {
+                content: (!content.is_empty()).then_some(content.as_str()),
+                reasoning_content: (!reasoning.is_empty()).then_some(reasoning.as_str()),
+                ..Parts::default()
+            };
+            let delta = self.hold(index, parts);
+            self.ready.push(delta);
         }
     }
 
@@ -363,6 +443,136 @@ impl<R: BufRead> ChatStream<R> {
             source: None,
         })
     }
+
+    /// Makes the next delta ready: returns its position in `ready`, an error (once; the stream is then
+    /// over), or `None` at the end.
+    fn fill(&mut self) -> Option<Result<usize, Error>> {
+        loop {
+            if self.cursor < self.ready.len() {
+                self.cursor += 1;
+                return Some(Ok(self.cursor - 1));
+            }
+            if let Some(error) = self.deferred.take() {
+                return Some(Err(error));
+            }
+            if self.state != State::Streaming {
+                return None;
+            }
+            let result = self.advance();
+            if result.is_err() {
+                self.state = State::Ended(StreamEnd::Failed);
+            }
+            if self.state != State::Streaming {
+                self.timings.total = Some(self.started.elapsed());
+            }
+            if let Err(error) = result {
+                return Some(Err(self.redactor.error(error)));
+            }
+        }
+    }
+
+    /// The next delta, borrowed from the stream: the lending counterpart of `next()`, which allocates
+    /// nothing per chunk (the `Iterator` allocates the texts of each [`ChatDelta`] it hands out).
+    ///
+    /// Everything else is as with the `Iterator`: the same deltas in the same order, the same errors, the
+    /// same accumulation; the two can be mixed. A [`ChatDeltaRef`]'s texts are the part of the accumulated
+    /// text the delta added, valid until the next call.
+    ///
+    /// ```
+    /// use siliconflow::ChatStream;
+    ///
+    /// let body = concat!(
+    ///     "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Think.\"}}]}\n\n",
+    ///     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi!\"},\"finish_reason\":\"stop\"}]}\n\n",
+    ///     "data: [DONE]\n\n",
+    /// );
+    /// let mut stream = ChatStream::from_reader(body.as_bytes());
+    /// let mut printed = String::new();
+    /// while let Some(delta) = stream.next_ref() {
+    ///     if let Some(text) = delta?.content {
+    ///         printed.push_str(text);
+    ///     }
+    /// }
+    /// assert_eq!(printed, "Hi!");
+    /// assert_eq!(stream.reasoning_content(), "Think.");
+    /// # Ok::<(), siliconflow::Error>(())
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<ChatDeltaRef<'_>, Error>> {
+        let position = match self.fill()? {
+            Ok(position) => position,
+            Err(error) => return Some(Err(error)),
+        };
+        let delta = &self.ready.as_slice()[position];
+        let choice = &self.acc.choices[delta.choice];
+        Some(Ok(ChatDeltaRef {
+            index: delta.index,
+            role: delta.role.as_ref(),
+            content: delta.content.map(|s| held_text(choice.content(), s)),
+            reasoning_content: delta
+                .reasoning_content
+                .map(|s| held_text(choice.reasoning_content(), s)),
+            tool_calls: &delta.tool_calls,
+            finish_reason: delta.finish_reason.as_ref(),
+            logprobs: delta.logprobs.as_ref(),
+        }))
+    }
+}
+
+/// A range of a choice's accumulated text, as a span.
+fn held(range: std::ops::Range<usize>) -> Span {
+    Span {
+        at: At::Held,
+        start: range.start,
+        end: range.end,
+    }
+}
+
+/// The text of a held span (always a range the accumulator returned, so `get` never fails).
+fn held_text(text: &str, span: Span) -> &str {
+    text.get(span.range()).unwrap_or_default()
+}
+
+/// Accumulates one parsed delta (its texts in `texts`: the event's data and the scratch buffer) and turns
+/// its texts into held spans.
+fn accumulate(
+    acc: &mut Accumulator,
+    delta: &mut WireDelta,
+    texts: (&str, &str),
+    split_think: bool,
+) {
+    let (data, scratch) = texts;
+    let position = acc.position(delta.index);
+    let choice = &mut acc.choices[position];
+    let content = delta.content.map(|s| s.text(data, scratch));
+    let reasoning = delta.reasoning_content.map(|s| s.text(data, scratch));
+    let split = if split_think {
+        choice.split_think(content, reasoning, delta.finish_reason.is_some())
+    } else {
+        None
+    };
+    let (content, reasoning) = match &split {
+        Some((reasoning, content)) => (
+            (!content.is_empty()).then_some(content.as_str()),
+            (!reasoning.is_empty()).then_some(reasoning.as_str()),
+        ),
+        None => (content, reasoning),
+    };
+    let (content, reasoning) = choice.apply(Parts {
+        role: delta.role.as_ref(),
+        content,
+        reasoning_content: reasoning,
+        tool_calls: &delta.tool_calls,
+        finish_reason: delta.finish_reason.as_ref(),
+    });
+    delta.choice = position;
+    delta.content = content.map(held);
+    delta.reasoning_content = reasoning.map(held);
+}
+
+/// An error the server sent inside the stream, scrubbed whole before anything is cut.
+fn stream_error(meta: &ResponseMeta, redactor: &Redactor, data: &str) -> Error {
+    let error: ApiError = crate::client::api_error(meta, data.as_bytes(), redactor);
+    Error::Stream(Box::new(error))
 }
 
 impl ChatStream<ResponseBody> {
@@ -417,11 +627,11 @@ impl ChatStream<ResponseBody> {
 }
 
 /// Records the first reasoning and the first answer text.
-fn note_first_text(timings: &mut StreamTimings, started: Instant, delta: &ChatDelta) {
-    if timings.first_reasoning.is_none() && delta.reasoning_content.is_some() {
+fn note_first_text(timings: &mut StreamTimings, started: Instant, parts: &Parts<'_>) {
+    if timings.first_reasoning.is_none() && parts.reasoning_content.is_some() {
         timings.first_reasoning = Some(started.elapsed());
     }
-    if timings.first_content.is_none() && delta.content.is_some() {
+    if timings.first_content.is_none() && parts.content.is_some() {
         timings.first_content = Some(started.elapsed());
     }
 }
@@ -447,172 +657,30 @@ fn read_error(error: io::Error, events: u64) -> Error {
     }
 }
 
-impl<R> ChatStream<R> {
-    /// The full answer text of choice 0 so far.
-    pub fn content(&self) -> &str {
-        self.acc.first().map_or("", |c| c.content())
-    }
-
-    /// The full reasoning text of choice 0 so far.
-    pub fn reasoning_content(&self) -> &str {
-        self.acc.first().map_or("", |c| c.reasoning_content())
-    }
-
-    /// The tool calls of choice 0 so far, fragments merged.
-    pub fn tool_calls(&self) -> &[ToolCall] {
-        self.acc.first().map_or(&[], |c| c.tool_calls())
-    }
-
-    /// The finish reason of choice 0, once it has finished.
-    pub fn finish_reason(&self) -> Option<&FinishReason> {
-        self.acc.first().and_then(|c| c.finish_reason())
-    }
-
-    /// The assistant message of choice 0 to append to the conversation (answer and tool calls, without the
-    /// reasoning). See [`StreamChoice::message`].
-    ///
-    /// ```
-    /// use siliconflow::{ChatStream, Message, Role};
-    ///
-    /// let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"r\",\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}\n\n";
-    /// let mut stream = ChatStream::from_reader(body.as_bytes());
-    /// stream.by_ref().for_each(drop);
-    /// let mut history = vec![Message::user("Hello")];
-    /// history.push(stream.message());
-    /// assert_eq!(history[1].role, Role::Assistant);
-    /// assert_eq!(history[1].reasoning_content, None);
-    /// assert_eq!(stream.message_with_reasoning().reasoning_content.as_deref(), Some("r"));
-    /// ```
-    pub fn message(&self) -> Message {
-        self.acc
-            .first()
-            .map_or_else(|| Message::assistant(""), StreamChoice::message)
-    }
-
-    /// The assistant message of choice 0 with its reasoning. See [`StreamChoice::message_with_reasoning`].
-    pub fn message_with_reasoning(&self) -> Message {
-        self.acc.first().map_or_else(
-            || Message::assistant(""),
-            StreamChoice::message_with_reasoning,
-        )
-    }
-
-    /// Whether choice 0 spent its whole token budget thinking (finish `length`, reasoning, no answer).
-    pub fn spent_budget_thinking(&self) -> bool {
-        self.acc
-            .first()
-            .is_some_and(StreamChoice::spent_budget_thinking)
-    }
-
-    /// When the headers, the first reasoning, the first answer text and the end arrived, and how many
-    /// chunks.
-    pub fn timings(&self) -> StreamTimings {
-        self.timings
-    }
-
-    /// The latest usage seen (SiliconFlow sends a running total on every chunk, OpenAI one trailer).
-    pub fn usage(&self) -> Option<&Usage> {
-        self.acc.usage.get()
-    }
-
-    /// Every choice seen so far, in the order they first appeared.
-    pub fn choices(&self) -> &[StreamChoice] {
-        &self.acc.choices
-    }
-
-    /// The completion id the chunks carry (empty until one arrived).
-    pub fn id(&self) -> &str {
-        &self.acc.id
-    }
-
-    /// The model the chunks name (empty until one arrived).
-    pub fn model(&self) -> &str {
-        &self.acc.model
-    }
-
-    /// The request id of the response, to quote to support (see [`ResponseMeta::request_id`] for the
-    /// headers searched, gateways' renamed ones included).
-    pub fn request_id(&self) -> Option<&str> {
-        self.meta.request_id()
-    }
-
-    /// The status and headers of the response (a stream over a reader reports 200 and no headers).
-    pub fn response(&self) -> &ResponseMeta {
-        &self.meta
-    }
-
-    /// How many events with data have been received.
-    pub fn events_received(&self) -> u64 {
-        self.events
-    }
-
-    /// The bytes the stream holds, as the accumulation bound counts them (text plus a fixed cost per choice
-    /// and tool call).
-    pub fn held_bytes(&self) -> usize {
-        self.acc.held()
-    }
-
-    /// How the stream ended, or `None` while it is still going.
-    pub fn end(&self) -> Option<StreamEnd> {
-        match self.state {
-            State::Streaming => None,
-            State::Ended(end) => Some(end),
-        }
-    }
-
-    /// Builds a [`ChatCompletion`] from everything received (also after an error: what arrived is kept).
-    pub fn into_completion(self) -> ChatCompletion {
-        let acc = self.acc;
-        let mut completion = ChatCompletion {
-            id: acc.id,
-            object: "chat.completion".to_string(),
-            created: acc.created,
-            model: acc.model,
-            choices: acc
-                .choices
-                .iter()
-                .map(|c| Choice {
-                    index: c.index(),
-                    message: c.message_with_reasoning(),
-                    finish_reason: c.finish_reason().cloned(),
-                    logprobs: None,
-                })
-                .collect(),
-            usage: acc.usage.get().cloned(),
-            system_fingerprint: (!acc.system_fingerprint.is_empty())
-                .then_some(acc.system_fingerprint),
-            ..ChatCompletion::default()
-        };
-        crate::client::WithResponse::set_response(&mut completion, self.meta);
-        completion
-    }
-}
-
 impl<R: BufRead> Iterator for ChatStream<R> {
     type Item = Result<ChatDelta, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(delta) = self.pending.pop_front() {
-                return Some(Ok(delta));
-            }
-            if let Some(error) = self.deferred.take() {
-                return Some(Err(error));
-            }
-            if self.state != State::Streaming {
-                return None;
-            }
-            let result = self.advance();
-            if result.is_err() {
-                self.state = State::Ended(StreamEnd::Failed);
-            }
-            if self.state != State::Streaming {
-                self.timings.total = Some(self.started.elapsed());
-            }
-            if let Err(error) = result {
-                return Some(Err(self.redactor.error(error)));
-            }
-        }
+        let position = match self.fill()? {
+            Ok(position) => position,
+            Err(error) => return Some(Err(error)),
+        };
+        // Handed out once: what the delta owns moves out; its texts are copied from the accumulated text.
+        let delta = &mut self.ready.as_mut_slice()[position];
+        let choice = &self.acc.choices[delta.choice];
+        Some(Ok(ChatDelta {
+            index: delta.index,
+            role: delta.role.take(),
+            content: delta
+                .content
+                .map(|s| held_text(choice.content(), s).to_string()),
+            reasoning_content: delta
+                .reasoning_content
+                .map(|s| held_text(choice.reasoning_content(), s).to_string()),
+            tool_calls: std::mem::take(&mut delta.tool_calls),
+            finish_reason: delta.finish_reason.take(),
+            logprobs: delta.logprobs.take(),
+        }))
     }
 }
 

@@ -1,13 +1,14 @@
-//! Parsing one chunk: the event's JSON, straight from the decoder's buffer, into [`ChatDelta`]s.
+//! Parsing one chunk: the event's JSON, straight from the decoder's buffer, into [`WireDelta`]s.
 //!
-//! Strings are borrowed from the event where they have no escapes; the only allocations are the texts
-//! handed out. The reading is as lenient as openai-python's (Python's `json`): a key given twice keeps its
-//! last value, and a lone UTF-16 surrogate escape becomes U+FFFD (see [`Text`]). It is also bounded: a
+//! Nothing is copied: a string is a [`Span`] of the event (or, when it has escapes, of the scratch buffer
+//! it is unescaped into), and the deltas are built in place in a buffer the stream reuses, so parsing a
+//! chunk allocates nothing in the common case. The reading is as lenient as openai-python's (Python's
+//! `json`): a key given twice keeps its last value, and a lone UTF-16 surrogate escape becomes U+FFFD (see
+//! [`Text`]). It is also bounded: a
 //! chunk with more choice entries than `max_choices`, or a delta with more tool-call fragments than
 //! `max_tool_calls`, is refused as soon as the parser reaches the entry past the bound, before anything is
 //! built for it.
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -15,8 +16,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use super::accumulator::{set_text, Accumulator};
-use super::delta::{ChatDelta, FunctionCallDelta, ToolCallDelta};
-use crate::chat::request::Role;
+use super::delta::{FunctionCallDelta, ToolCallDelta};
+use super::parsed::{Deltas, WireDelta};
+use super::piece::{RawSpanSeed, Span, SpanSeed};
 use crate::chat::response::FinishReason;
 use crate::limits::StreamLimits;
 use crate::raw::RawJson;
@@ -40,17 +42,45 @@ pub(crate) enum ChunkFailure {
     TooManyToolCalls,
 }
 
-/// Parses one chunk, pushing a delta per choice onto `pending` (nothing stays there on failure).
+/// The buffers one chunk is parsed into, reused from chunk to chunk.
+pub(crate) struct Buffers<'s> {
+    /// A delta per choice is pushed here (nothing stays on failure).
+    pub deltas: &'s mut Deltas,
+    /// Texts with escapes, unescaped.
+    pub scratch: &'s mut String,
+}
+
+/// Parses one chunk.
 pub(crate) fn parse_chunk<'a>(
     data: &'a str,
-    pending: &mut VecDeque<ChatDelta>,
+    into: Buffers<'_>,
     limits: &StreamLimits,
 ) -> Result<ChunkKind<'a>, ChunkFailure> {
-    let before = pending.len();
+    let Buffers { deltas, scratch } = into;
+    if let Some(meta) = super::fast::parse(data, deltas, scratch, limits) {
+        return Ok(ChunkKind::Chunk(meta));
+    }
+    parse_chunk_general(data, Buffers { deltas, scratch }, limits)
+}
+
+/// Parses one chunk with `serde_json` throughout: the general path, which decides whatever the fast path
+/// (`fast`) leaves to it.
+pub(super) fn parse_chunk_general<'a>(
+    data: &'a str,
+    into: Buffers<'_>,
+    limits: &StreamLimits,
+) -> Result<ChunkKind<'a>, ChunkFailure> {
+    let Buffers { deltas, scratch } = into;
+    let before = deltas.len();
     let mut refused = None;
     let mut deserializer = serde_json::Deserializer::from_str(data);
     let parsed = ChunkSeed {
-        pending: &mut *pending,
+        deltas: &mut *deltas,
+        texts: Texts {
+            data,
+            scratch,
+            raw: false,
+        },
         before,
         limits,
         refused: &mut refused,
@@ -60,46 +90,107 @@ pub(crate) fn parse_chunk<'a>(
     match parsed {
         Ok(kind) => Ok(kind),
         Err(error) => {
-            pending.truncate(before);
+            deltas.truncate(before);
             Err(refused.unwrap_or(ChunkFailure::Json(error)))
         }
     }
 }
 
-/// A chunk's metadata, borrowed from the event, applied only when the chunk as a whole is valid.
+/// Reads a `choices` array, `text` (a slice of the event's `data`), into `deltas` as the general path does;
+/// `None` on any failure (the general path then reads the whole chunk again and reports it).
+pub(super) fn parse_choices(
+    data: &str,
+    text: &str,
+    deltas: &mut Deltas,
+    scratch: &mut String,
+    limits: &StreamLimits,
+) -> Option<()> {
+    let mut refused = None;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    ChoicesSeed {
+        deltas,
+        texts: Texts {
+            data,
+            scratch,
+            raw: true,
+        },
+        limits,
+        refused: &mut refused,
+    }
+    .deserialize(&mut deserializer)
+    .ok()?;
+    deserializer.end().ok()
+}
+
+/// Where texts are read from and unescaped into.
+struct Texts<'s, 'de> {
+    data: &'de str,
+    scratch: &'s mut String,
+    /// Read strings strictly, raw, and unescape them here (the fast path's choices: see `RawSpanSeed`).
+    raw: bool,
+}
+
+impl<'de> Texts<'_, 'de> {
+    /// The next value, an optional string, as a span.
+    fn next<A: MapAccess<'de>>(&mut self, map: &mut A) -> Result<Option<Span>, A::Error> {
+        if self.raw {
+            return map.next_value_seed(RawSpanSeed {
+                data: self.data,
+                scratch: &mut *self.scratch,
+            });
+        }
+        map.next_value_seed(SpanSeed {
+            data: self.data,
+            scratch: &mut *self.scratch,
+        })
+    }
+
+    fn reborrow(&mut self) -> Texts<'_, 'de> {
+        Texts {
+            data: self.data,
+            scratch: &mut *self.scratch,
+            raw: self.raw,
+        }
+    }
+}
+
+/// A chunk's metadata, applied only when the chunk as a whole is valid.
 #[derive(Default)]
 pub(crate) struct ChunkMeta<'a> {
-    id: Option<Text<'a>>,
-    model: Option<Text<'a>>,
-    system_fingerprint: Option<Text<'a>>,
-    created: Option<u64>,
-    usage: Option<&'a RawValue>,
+    pub(super) id: Option<Span>,
+    pub(super) model: Option<Span>,
+    pub(super) system_fingerprint: Option<Span>,
+    pub(super) created: Option<u64>,
+    /// The usage object's text.
+    pub(super) usage: Option<&'a str>,
 }
 
 impl ChunkMeta<'_> {
-    pub(crate) fn apply(self, acc: &mut Accumulator, event: u64) {
+    /// Applies the metadata; `data` and `scratch` are what the chunk was parsed from and into.
+    pub(crate) fn apply(self, acc: &mut Accumulator, event: u64, data: &str, scratch: &str) {
         if let Some(id) = self.id {
-            set_text(&mut acc.id, &id.0);
+            set_text(&mut acc.id, id.text(data, scratch));
         }
         if let Some(model) = self.model {
-            set_text(&mut acc.model, &model.0);
+            set_text(&mut acc.model, model.text(data, scratch));
         }
         if let Some(fp) = self.system_fingerprint {
-            set_text(&mut acc.system_fingerprint, &fp.0);
+            set_text(&mut acc.system_fingerprint, fp.text(data, scratch));
         }
         if let Some(created) = self.created {
             acc.created = created;
         }
         if let Some(usage) = self.usage {
-            acc.usage.set_raw(usage.get(), event);
+            acc.usage.set_raw(usage, event);
         }
     }
 }
 
 /// Deserializes one chunk object.
-struct ChunkSeed<'s> {
-    pending: &'s mut VecDeque<ChatDelta>,
-    /// Where this chunk's deltas start in `pending`.
+struct ChunkSeed<'s, 'de> {
+    deltas: &'s mut Deltas,
+    texts: Texts<'s, 'de>,
+    /// Where this chunk's deltas start.
     before: usize,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
@@ -121,7 +212,7 @@ enum ChunkField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ChunkSeed<'_, 'de> {
     type Value = ChunkKind<'de>;
 
     fn deserialize<D: Deserializer<'de>>(
@@ -132,33 +223,38 @@ impl<'de> DeserializeSeed<'de> for ChunkSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ChunkSeed<'_> {
+impl<'de> Visitor<'de> for ChunkSeed<'_, 'de> {
     type Value = ChunkKind<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a chat completion chunk object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChunkKind<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<ChunkKind<'de>, A::Error> {
         let (mut error, mut code, mut message, mut choices) = (false, false, false, false);
         let mut meta = ChunkMeta::default();
         while let Some(field) = map.next_key::<ChunkField>()? {
             match field {
-                ChunkField::Id => meta.id = map.next_value()?,
-                ChunkField::Model => meta.model = map.next_value()?,
-                ChunkField::SystemFingerprint => meta.system_fingerprint = map.next_value()?,
+                ChunkField::Id => meta.id = self.texts.next(&mut map)?,
+                ChunkField::Model => meta.model = self.texts.next(&mut map)?,
+                ChunkField::SystemFingerprint => {
+                    meta.system_fingerprint = self.texts.next(&mut map)?
+                }
                 ChunkField::Created => meta.created = map.next_value()?,
                 ChunkField::Choices => {
                     // A second `choices` replaces the first, as in Python's `json`.
                     choices = true;
-                    self.pending.truncate(self.before);
+                    self.deltas.truncate(self.before);
                     map.next_value_seed(ChoicesSeed {
-                        pending: &mut *self.pending,
+                        deltas: &mut *self.deltas,
+                        texts: self.texts.reborrow(),
                         limits: self.limits,
                         refused: &mut *self.refused,
                     })?;
                 }
-                ChunkField::Usage => meta.usage = map.next_value()?,
+                ChunkField::Usage => {
+                    meta.usage = map.next_value::<Option<&RawValue>>()?.map(RawValue::get);
+                }
                 ChunkField::Error => error = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 ChunkField::Code => code = map.next_value::<Option<IgnoredAny>>()?.is_some(),
                 ChunkField::Message => message = map.next_value::<Option<IgnoredAny>>()?.is_some(),
@@ -176,13 +272,14 @@ impl<'de> Visitor<'de> for ChunkSeed<'_> {
 }
 
 /// Deserializes `choices` (an array, or `null`) straight into deltas, at most `max_choices` of them.
-struct ChoicesSeed<'s> {
-    pending: &'s mut VecDeque<ChatDelta>,
+struct ChoicesSeed<'s, 'de> {
+    deltas: &'s mut Deltas,
+    texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
 }
 
-impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_> {
+impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -190,7 +287,7 @@ impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for ChoicesSeed<'_> {
+impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -209,7 +306,7 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_> {
         deserializer.deserialize_seq(self)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let mut entries = 0;
         loop {
             if entries == self.limits.max_choices {
@@ -221,20 +318,44 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_> {
                 return Ok(());
             }
             let seed = ChoiceSeed {
+                deltas: &mut *self.deltas,
+                texts: self.texts.reborrow(),
                 limits: self.limits,
                 refused: &mut *self.refused,
             };
-            match seq.next_element_seed(seed)? {
-                Some(delta) => self.pending.push_back(delta),
-                None => return Ok(()),
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
             }
             entries += 1;
         }
     }
 }
 
-/// Deserializes one choice into a [`ChatDelta`].
-struct ChoiceSeed<'s> {
+/// Deserializes one choice into a new slot of `deltas` (taken only when there is a choice to read).
+struct ChoiceSeed<'s, 'de> {
+    deltas: &'s mut Deltas,
+    texts: Texts<'s, 'de>,
+    limits: &'s StreamLimits,
+    refused: &'s mut Option<ChunkFailure>,
+}
+
+impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(ChoiceVisitor {
+            delta: self.deltas.push_slot(),
+            texts: self.texts,
+            limits: self.limits,
+            refused: self.refused,
+        })
+    }
+}
+
+/// Deserializes one choice into `delta`.
+struct ChoiceVisitor<'s, 'de> {
+    delta: &'s mut WireDelta,
+    texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
 }
@@ -252,47 +373,36 @@ enum ChoiceField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_> {
-    type Value = ChatDelta;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ChatDelta, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ChoiceSeed<'_> {
-    type Value = ChatDelta;
+impl<'de> Visitor<'de> for ChoiceVisitor<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a choice object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChatDelta, A::Error> {
-        let mut out = ChatDelta::default();
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(field) = map.next_key::<ChoiceField>()? {
             match field {
-                ChoiceField::Index => out.index = map.next_value::<Option<u32>>()?.unwrap_or(0),
+                ChoiceField::Index => {
+                    self.delta.index = map.next_value::<Option<u32>>()?.unwrap_or(0);
+                }
                 ChoiceField::Delta => {
-                    let delta = map.next_value_seed(DeltaSeed {
+                    map.next_value_seed(DeltaSeed {
+                        delta: &mut *self.delta,
+                        texts: self.texts.reborrow(),
                         limits: self.limits,
                         refused: &mut *self.refused,
                     })?;
-                    out.role = delta.role;
-                    out.content = delta.content;
-                    out.reasoning_content = delta.reasoning_content;
-                    out.tool_calls = delta.tool_calls;
                 }
-                ChoiceField::Text => {
-                    out.content = non_empty(map.next_value()?);
-                }
+                ChoiceField::Text => self.delta.content = non_empty(self.texts.next(&mut map)?),
                 ChoiceField::FinishReason => {
-                    out.finish_reason = map
+                    self.delta.finish_reason = map
                         .next_value::<Option<Text<'de>>>()?
                         .filter(|t| !t.0.is_empty())
                         .map(|t| FinishReason::from(&*t.0));
                 }
                 ChoiceField::Logprobs => {
-                    out.logprobs = map
+                    self.delta.logprobs = map
                         .next_value::<Option<&'de RawValue>>()?
                         .map(RawJson::from_raw);
                 }
@@ -301,21 +411,15 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
-/// The parts of a choice's `delta` object.
-#[derive(Default)]
-struct DeltaParts {
-    role: Option<Role>,
-    content: Option<String>,
-    reasoning_content: Option<String>,
-    tool_calls: Vec<ToolCallDelta>,
-}
-
-/// Deserializes a `delta` object (or `null`).
-struct DeltaSeed<'s> {
+/// Deserializes a `delta` object (or `null`) into `delta`, replacing what an earlier `delta` key of the
+/// same choice set.
+struct DeltaSeed<'s, 'de> {
+    delta: &'s mut WireDelta,
+    texts: Texts<'s, 'de>,
     limits: &'s StreamLimits,
     refused: &'s mut Option<ChunkFailure>,
 }
@@ -332,46 +436,57 @@ enum DeltaField {
     Other,
 }
 
-impl<'de> DeserializeSeed<'de> for DeltaSeed<'_> {
-    type Value = DeltaParts;
+impl DeltaSeed<'_, '_> {
+    /// Clears the parts a `delta` object sets.
+    fn reset(&mut self) {
+        self.delta.role = None;
+        self.delta.content = None;
+        self.delta.reasoning_content = None;
+        self.delta.tool_calls = Vec::new();
+    }
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DeltaParts, D::Error> {
+impl<'de> DeserializeSeed<'de> for DeltaSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_option(self)
     }
 }
 
-impl<'de> Visitor<'de> for DeltaSeed<'_> {
-    type Value = DeltaParts;
+impl<'de> Visitor<'de> for DeltaSeed<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a delta object")
     }
 
-    fn visit_none<E: serde::de::Error>(self) -> Result<DeltaParts, E> {
-        Ok(DeltaParts::default())
+    fn visit_none<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.reset();
+        Ok(())
     }
 
-    fn visit_unit<E: serde::de::Error>(self) -> Result<DeltaParts, E> {
-        Ok(DeltaParts::default())
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.visit_none()
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<DeltaParts, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DeltaParts, A::Error> {
-        let mut parts = DeltaParts::default();
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.reset();
         let mut reasoning = None;
         while let Some(field) = map.next_key::<DeltaField>()? {
             match field {
-                DeltaField::Role => parts.role = map.next_value()?,
-                DeltaField::Content => parts.content = non_empty(map.next_value()?),
+                DeltaField::Role => self.delta.role = map.next_value()?,
+                DeltaField::Content => self.delta.content = non_empty(self.texts.next(&mut map)?),
                 DeltaField::ReasoningContent => {
-                    parts.reasoning_content = non_empty(map.next_value()?)
+                    self.delta.reasoning_content = non_empty(self.texts.next(&mut map)?)
                 }
-                DeltaField::Reasoning => reasoning = non_empty(map.next_value()?),
+                DeltaField::Reasoning => reasoning = non_empty(self.texts.next(&mut map)?),
                 DeltaField::ToolCalls => {
-                    parts.tool_calls = map.next_value_seed(ToolCallsSeed {
+                    self.delta.tool_calls = map.next_value_seed(ToolCallsSeed {
                         limits: self.limits,
                         refused: &mut *self.refused,
                     })?;
@@ -382,16 +497,16 @@ impl<'de> Visitor<'de> for DeltaSeed<'_> {
             }
         }
         // One field or the other, never both: a server sending both sends the same text twice.
-        if parts.reasoning_content.is_none() {
-            parts.reasoning_content = reasoning;
+        if self.delta.reasoning_content.is_none() {
+            self.delta.reasoning_content = reasoning;
         }
-        Ok(parts)
+        Ok(())
     }
 }
 
-/// A text field as the caller gets it: `None` when absent, `null` or `""`; the one allocation per text.
-fn non_empty(text: Option<Text<'_>>) -> Option<String> {
-    text.and_then(Text::non_empty)
+/// A text field as the caller gets it: `None` when absent, `null` or `""`.
+fn non_empty(span: Option<Span>) -> Option<Span> {
+    span.filter(|s| s.len() > 0)
 }
 
 /// Deserializes `tool_calls` (an array, or `null`), at most `max_tool_calls` fragments.
