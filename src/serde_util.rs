@@ -25,6 +25,15 @@ macro_rules! open_enum {
         }
 
         impl $name {
+            /// The bytes this value holds beyond its own size: the text of an unknown value.
+            #[allow(dead_code)]
+            pub(crate) fn held_len(&self) -> usize {
+                match self {
+                    $name::Other(other) => other.len(),
+                    _ => 0,
+                }
+            }
+
             /// The value as it appears on the wire.
             pub fn as_str(&self) -> &str {
                 match self {

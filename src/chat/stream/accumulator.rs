@@ -228,6 +228,8 @@ pub(crate) struct Accumulator {
     positions: Positions,
     /// The bytes held so far (text and bookkeeping), counted against `max_accumulated_size`.
     held: usize,
+    /// The size of the latest metadata kept, counted against it too.
+    metadata_held: usize,
 }
 
 /// The latest usage, kept as the JSON text it arrived as and parsed when first read.
@@ -268,6 +270,11 @@ impl UsageSlot {
             .as_ref()
     }
 
+    /// The size of the latest usage's text.
+    pub(crate) fn raw_len(&self) -> usize {
+        self.raw.len()
+    }
+
     /// The error for a malformed last usage, if it is one (its text scrubbed of the key before it is cut).
     pub(crate) fn check(&self, redactor: &Redactor) -> Result<(), Error> {
         if self.parsed.get().is_some_and(Option::is_some) {
@@ -302,7 +309,12 @@ impl Accumulator {
     /// Checks that applying one chunk's deltas keeps the stream within `limits`: distinct choices, distinct
     /// tool calls per choice, and the bytes held (text plus bookkeeping). When they fit, counts them as
     /// held; when not, nothing is applied and the stream fails with the limit's error.
-    pub(crate) fn admit<'d, I>(&mut self, deltas: I, limits: &StreamLimits) -> Result<(), Error>
+    pub(crate) fn admit<'d, I>(
+        &mut self,
+        deltas: I,
+        metadata: usize,
+        limits: &StreamLimits,
+    ) -> Result<(), Error>
     where
         I: IntoIterator<Item = Admission<'d>> + Clone,
     {
@@ -310,17 +322,18 @@ impl Accumulator {
         let mut added = 0usize;
         for delta in deltas.clone() {
             if !delta.tool_calls.is_empty() || self.positions.find(delta.index).is_none() {
-                return self.admit_new(deltas, limits);
+                return self.admit_new(deltas, metadata, limits);
             }
             added = added.saturating_add(delta.bytes);
         }
-        self.hold(added, limits)
+        self.hold(added, metadata, limits)
     }
 
     /// [`admit`](Self::admit) for a chunk that creates choices or carries tool calls.
     fn admit_new<'d>(
         &mut self,
         deltas: impl IntoIterator<Item = Admission<'d>>,
+        metadata: usize,
         limits: &StreamLimits,
     ) -> Result<(), Error> {
         let mut added = 0usize;
@@ -355,24 +368,31 @@ impl Accumulator {
                 added = added.saturating_add(TOOL_CALL_COST);
             }
         }
-        self.hold(added, limits)
+        self.hold(added, metadata, limits)
     }
 
-    /// Counts `added` bytes as held, unless that goes past the bound.
-    fn hold(&mut self, added: usize, limits: &StreamLimits) -> Result<(), Error> {
+    /// Counts `added` bytes as held, and `metadata` as the size of the metadata kept (the latest id,
+    /// model, fingerprint and usage: replaced, not added up), unless that goes past the bound.
+    fn hold(&mut self, added: usize, metadata: usize, limits: &StreamLimits) -> Result<(), Error> {
         let held = self.held.saturating_add(added);
         if let Some(max) = limits.max_accumulated_size {
-            if held > max {
+            if held.saturating_add(metadata) > max {
                 return Err(Error::AccumulatedTooLarge { limit: max });
             }
         }
         self.held = held;
+        self.metadata_held = metadata;
         Ok(())
     }
 
     /// The bytes held so far, as [`admit`](Self::admit) counts them.
     pub(crate) fn held(&self) -> usize {
-        self.held
+        self.held.saturating_add(self.metadata_held)
+    }
+
+    /// The size of the metadata kept (see [`hold`](Self::hold)).
+    pub(crate) fn metadata_held(&self) -> usize {
+        self.metadata_held
     }
 
     /// Choice 0, the one the single-choice accessors report.

@@ -38,7 +38,14 @@ impl ChatDelta {
     /// arguments, ids and names; an id or a name is kept only once, so this may count more than is kept).
     pub(crate) fn held_bytes(&self) -> usize {
         let len = |text: &Option<String>| text.as_ref().map_or(0, String::len);
-        len(&self.content) + len(&self.reasoning_content) + tool_call_bytes(&self.tool_calls)
+        len(&self.content)
+            + len(&self.reasoning_content)
+            + tool_call_bytes(&self.tool_calls)
+            + self.role.as_ref().map_or(0, Role::held_len)
+            + self
+                .finish_reason
+                .as_ref()
+                .map_or(0, FinishReason::held_len)
     }
 }
 

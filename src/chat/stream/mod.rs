@@ -254,7 +254,8 @@ impl<R: BufRead> ChatStream<R> {
             bytes: d.held_bytes(),
             tool_calls: &d.tool_calls,
         });
-        match stream.acc.admit(admissions, &stream.limits) {
+        let metadata = stream.acc.metadata_held();
+        match stream.acc.admit(admissions, metadata, &stream.limits) {
             Ok(()) => {
                 for delta in deltas {
                     let parts = Parts {
@@ -343,7 +344,8 @@ impl<R: BufRead> ChatStream<R> {
                         bytes: d.held_bytes(),
                         tool_calls: &d.tool_calls,
                     });
-                    if let Err(error) = self.acc.admit(admissions, &self.limits) {
+                    let metadata = meta.held_after(&self.acc);
+                    if let Err(error) = self.acc.admit(admissions, metadata, &self.limits) {
                         self.ready.clear();
                         return Err(error);
                     }

@@ -28,6 +28,11 @@ impl WireDelta {
         len(&self.content)
             + len(&self.reasoning_content)
             + super::delta::tool_call_bytes(&self.tool_calls)
+            + self.role.as_ref().map_or(0, Role::held_len)
+            + self
+                .finish_reason
+                .as_ref()
+                .map_or(0, FinishReason::held_len)
     }
 }
 

@@ -166,6 +166,16 @@ pub(crate) struct ChunkMeta<'a> {
 }
 
 impl ChunkMeta<'_> {
+    /// The size of the metadata the accumulator keeps once this chunk is applied: each field this chunk
+    /// sets at its new size, the others as they are.
+    pub(crate) fn held_after(&self, acc: &Accumulator) -> usize {
+        let size = |new: &Option<Span>, old: &str| new.as_ref().map_or(old.len(), Span::len);
+        size(&self.id, &acc.id)
+            + size(&self.model, &acc.model)
+            + size(&self.system_fingerprint, &acc.system_fingerprint)
+            + self.usage.map_or(acc.usage.raw_len(), str::len)
+    }
+
     /// Applies the metadata; `data` and `scratch` are what the chunk was parsed from and into.
     pub(crate) fn apply(self, acc: &mut Accumulator, event: u64, data: &str, scratch: &str) {
         if let Some(id) = self.id {

@@ -1,4 +1,6 @@
-//! Review: the API key (or a piece of it) in `Debug`/`Display` output.
+//! The API key, or a piece of it, never in `Debug`/`Display` output, at the edges the main redaction table
+//! does not reach: cuts after shorter replacements, usage and envelope errors, header names, per-request
+//! header values, doubly encoded keys. Found by an adversarial review; kept as regressions.
 //!
 //! README "Failures": "A server or proxy that echoes the key back … has it replaced by `<redacted>` in every
 //! form it may take … and always before anything is cut to size, so no cut leaves a piece of it."
@@ -35,7 +37,7 @@ fn assert_no_piece(what: &str, text: &str) {
 /// window, where a key cut by the window's end sits unscrubbed (a prefix is not the key), back inside
 /// the kept part.
 #[test]
-fn review_an_error_body_cut_after_scrubbing_keeps_a_prefix_of_the_key() {
+fn an_error_body_cut_keeps_no_prefix_of_the_key() {
     const MAX_ERROR_BODY: usize = 64 * 1024;
     let margin = KEY.len() * 6;
     let window = MAX_ERROR_BODY + margin; // what `read_prefix` reads and `api_error` scrubs
@@ -56,7 +58,7 @@ fn review_an_error_body_cut_after_scrubbing_keeps_a_prefix_of_the_key() {
 
 /// The same shrink through `Redactor::scrub_cut` (a malformed chunk's `data`, at most 512 bytes).
 #[test]
-fn review_a_malformed_chunk_cut_after_scrubbing_keeps_a_prefix_of_the_key() {
+fn a_malformed_chunk_cut_keeps_no_prefix_of_the_key() {
     const MAX_SNIPPET: usize = 512;
     let margin = KEY.len() * 6;
     let window = MAX_SNIPPET + margin;
@@ -80,7 +82,7 @@ fn review_a_malformed_chunk_cut_after_scrubbing_keeps_a_prefix_of_the_key() {
 /// A malformed running `usage` is reported at `[DONE]` with `data: cut(raw, 512)`: cut first, scrubbed
 /// after (accumulator.rs `UsageSlot::check`), so a key across the cut leaves its first part.
 #[test]
-fn review_a_malformed_usage_is_cut_before_it_is_scrubbed() {
+fn a_malformed_usage_is_scrubbed_before_it_is_cut() {
     let raw_prefix = format!("[\"{}", "x".repeat(490 - 2));
     let usage = format!("{raw_prefix}{KEY}\"]");
     assert_eq!(usage.find(KEY), Some(490));
@@ -103,7 +105,7 @@ fn review_a_malformed_usage_is_cut_before_it_is_scrubbed() {
 /// `envelope::decode_slice` builds `MalformedChunk { data: cut(text, 512) }` and the client scrubs it
 /// afterwards (`user_info`): the same cut-then-scrub.
 #[test]
-fn review_a_malformed_envelope_data_is_cut_before_it_is_scrubbed() {
+fn a_malformed_envelope_data_is_scrubbed_before_it_is_cut() {
     let data = format!("\"{}{KEY}\"", "x".repeat(489));
     assert_eq!(data.find(KEY), Some(490));
     let body = format!(r#"{{"code":20000,"message":"OK","status":true,"data":{data}}}"#);
@@ -120,7 +122,7 @@ fn review_a_malformed_envelope_data_is_cut_before_it_is_scrubbed() {
 /// SiliconFlow key is `sk-` and lower-case letters, a valid header name; a server echoing it as a name
 /// puts it in `ResponseMeta`'s and `ApiError`'s `Debug`.
 #[test]
-fn review_a_key_echoed_as_a_header_name_is_not_scrubbed() {
+fn a_key_echoed_as_a_header_name_is_scrubbed() {
     let key = "sk-abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuv";
     let (base, server) = raw_server(2, move |n, _, stream| {
         let status = if n == 0 { 200 } else { 401 };
@@ -153,7 +155,7 @@ fn review_a_key_echoed_as_a_header_name_is_not_scrubbed() {
 /// (`Settings` derives `Debug`, `extra_headers` included). Gateways that want the key in their own header
 /// (`api-key: …`, `x-api-key: …`) are sent it this way.
 #[test]
-fn review_a_with_header_value_shows_in_the_clients_debug() {
+fn a_with_header_value_never_shows_in_the_clients_debug() {
     let builder_client = Client::builder()
         .api_key(KEY)
         .header("x-api-key", KEY)
@@ -176,7 +178,7 @@ fn review_a_with_header_value_shows_in_the_clients_debug() {
 /// and puts it in a URL, e.g. an error page's `Location`): `\/` becomes `%5C%2F`, which the matcher does
 /// not follow (`%5C` is a backslash, not the key's `/`).
 #[test]
-fn review_a_json_escaped_then_percent_encoded_key_is_not_scrubbed() {
+fn a_json_escaped_then_percent_encoded_key_is_scrubbed() {
     let key = "sk-test/KEY-0123456789-must-never-leak";
     let echoed = key.replace('/', "%5C%2F");
     let body = format!("request was {{%22key%22:%22{echoed}%22}}");

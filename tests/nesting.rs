@@ -1,5 +1,5 @@
-//! Review: deeply nested JSON in every place a server can put it (ignored fields, raw usage/logprobs,
-//! JSON answers, error bodies).
+//! Deeply nested JSON in every place a server can put it (ignored fields, raw usage/logprobs, JSON
+//! answers, error bodies): an error or a success, never a crash.
 
 mod common;
 
@@ -11,7 +11,7 @@ fn deep(n: usize) -> String {
 }
 
 #[test]
-fn review_deep_nesting_in_a_stream_is_an_error_not_a_crash() {
+fn deep_nesting_in_a_stream_is_an_error_not_a_crash() {
     for n in [200, 10_000, 1_000_000] {
         for place in ["x", "usage", "logprobs_in_choice", "delta_x", "error"] {
             let chunk = match place {
@@ -43,7 +43,7 @@ fn review_deep_nesting_in_a_stream_is_an_error_not_a_crash() {
 }
 
 #[test]
-fn review_deep_nesting_in_json_answers_and_error_bodies() {
+fn deep_nesting_in_json_answers_and_error_bodies() {
     let n = 1_000_000;
     let bodies = [
         (200u16, format!("{{\"x\":{},\"choices\":[]}}", deep(n))),

@@ -1,4 +1,5 @@
-//! Review: error kinds, retry decisions and caller inputs.
+//! Error kinds, retry decisions and caller inputs at their edges (found by an adversarial review; kept as
+//! regressions).
 
 mod common;
 
@@ -13,7 +14,7 @@ use siliconflow::Error;
 /// bytes, hang-up) is reported as `Error::Transport`, and `is_retryable()` says `true`: a caller's own
 /// retry loop (or a queue that re-runs retryable jobs) re-sends a request the server already did.
 #[test]
-fn review_a_cut_json_body_after_200_is_reported_as_a_retryable_transport_error() {
+fn a_json_body_cut_after_200_is_a_cut_answer_and_not_retryable() {
     let (base, server) = raw_server(1, |_, _, stream| {
         let _ = stream.write_all(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":\"c1\",",
@@ -33,7 +34,7 @@ fn review_a_cut_json_body_after_200_is_reported_as_a_retryable_transport_error()
 /// overflow. In a debug build that panics (`attempt to add with overflow`); in release it wraps to
 /// `take(0)`, reads nothing, and a valid answer becomes `MalformedChunk`.
 #[test]
-fn review_max_event_size_usize_max_breaks_every_json_answer() {
+fn max_event_size_usize_max_reads_json_answers() {
     let (base, server) = raw_server(1, |_, _, stream| {
         write_response(
             stream,
@@ -61,7 +62,7 @@ fn review_max_event_size_usize_max_breaks_every_json_answer() {
 
 /// The same through `with_limits` on a streaming request answered with JSON.
 #[test]
-fn review_with_limits_usize_max_breaks_a_streaming_request_answered_with_json() {
+fn with_limits_usize_max_reads_a_json_answer_to_a_streaming_request() {
     let (base, server) = raw_server(1, |_, _, stream| {
         write_response(
             stream,
@@ -95,7 +96,7 @@ fn _uses(_: Error) {}
 /// (`Timeout(Response)`) but not for `chat_stream()`. Here the first attempt's head never comes (idle
 /// 300 ms), the second would answer at once; the policy allows one retry.
 #[test]
-fn review_a_late_head_of_a_streaming_request_is_not_retried() {
+fn a_late_head_of_a_streaming_request_is_retried_like_chats() {
     use std::time::Duration;
     let (base, server) = raw_server_threaded(2, |n, _, stream| {
         if n == 0 {
@@ -139,7 +140,7 @@ fn review_a_late_head_of_a_streaming_request_is_not_retried() {
 /// `i64::MAX` overflows. It is parsed for every error status, so any 4xx/5xx with this header panics in a
 /// debug build (and yields a wrapped, arbitrary delay in release).
 #[test]
-fn review_a_retry_after_date_with_a_huge_year_panics() {
+fn a_retry_after_date_with_a_huge_year_is_ignored_without_a_panic() {
     for date in [
         "Wed, 25 Nov 9223372036854775807 13:44:49 GMT",
         "Wed, 25 Jan -9223372036854775808 13:44:49 GMT",

@@ -1,4 +1,6 @@
-//! Review: phases that outlive their limits.
+//! Phases at the edges of their limits: a proxy trickling its CONNECT answer, a server reading the request
+//! slowly, endless trailers after `[DONE]`, the deadline during a slow upload. Found by an adversarial
+//! review; kept as regressions.
 
 mod common;
 
@@ -15,7 +17,7 @@ use siliconflow::{ChatRequest, Error, Message, TimeoutKind};
 /// in a loop, the same full connect timeout for every read (not what is left of it), and this crate's
 /// transport passes that on. Here the connect timeout is 1 s and the proxy trickles for 6 s.
 #[test]
-fn review_a_connect_proxy_trickling_its_answer_outlives_the_connect_timeout() {
+fn a_connect_proxy_trickling_its_answer_ends_at_the_connect_timeout() {
     let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy_port = proxy.local_addr().unwrap().port();
     let proxy_thread = std::thread::spawn(move || {
@@ -62,7 +64,7 @@ fn review_a_connect_proxy_trickling_its_answer_outlives_the_connect_timeout() {
 /// 50 ms) keeps the send phase going with no limit but the deadline: here idle 300 ms, event 500 ms,
 /// response 500 ms, and the send takes as long as the server likes (6 s, then it stops reading).
 #[test]
-fn review_a_slowly_reading_server_keeps_the_send_phase_going_past_every_timeout() {
+fn a_slowly_reading_server_cannot_keep_the_send_going_past_the_event_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {
@@ -107,7 +109,7 @@ fn review_a_slowly_reading_server_keeps_the_send_phase_going_past_every_timeout(
 /// long as input keeps arriving. A server that follows `[DONE]` and `0\r\n` with endless trailer lines
 /// holds `next()` until the event timeout (10 minutes by default; 3 s here) or the server stops (5 s).
 #[test]
-fn review_endless_trailers_after_done_hold_next() {
+fn endless_trailers_after_done_do_not_hold_next() {
     let (base, server) = raw_server(1, |_, _, stream| {
         write_sse_head(stream, "chunked");
         write_chunk(stream, &content_event("ok"));
@@ -157,7 +159,7 @@ fn review_endless_trailers_after_done_hold_next() {
 /// every 100 ms, once the socket buffers are full) makes one `transmit_output` last seconds past the
 /// deadline.
 #[test]
-fn review_the_deadline_is_overshot_while_a_slow_reader_takes_the_request() {
+fn the_deadline_holds_while_a_slow_reader_takes_the_request() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {

@@ -1,9 +1,6 @@
-//! Review: cancellation handles and pooled connections.
-//!
-//! A `CancelHandle` keeps a (weak) reference to every socket its requests used, and a transport remembers
-//! the handle it was last registered with by the handle's *address*. Both outlive the request: the first
-//! lets a stale handle shut down a connection another request now uses, the second lets a new handle
-//! that happens to be allocated at a dead handle's address skip registration.
+//! Cancellation handles and pooled connections: a connection serves many requests in turn, and only the
+//! current request's handle may shut it down; handles are told apart by a number no other handle had (not
+//! by their address, which a later handle can reuse). Found by an adversarial review; kept as regressions.
 
 mod common;
 
@@ -31,7 +28,7 @@ fn keepalive_json(stream: &mut std::net::TcpStream) {
 /// "other requests on the same client go on", `CancelHandle` docs: "Other requests on the same client,
 /// including those on the same connection pool, go on untouched."
 #[test]
-fn review_a_stale_cancel_handle_kills_a_later_request_on_the_reused_connection() {
+fn a_finished_requests_cancel_handle_cannot_kill_a_later_request_on_its_pooled_connection() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = std::sync::Mutex::new(release_rx);
     let (base, server) = keepalive_server(2, move |n, _, stream| {
@@ -96,7 +93,7 @@ fn review_a_stale_cancel_handle_kills_a_later_request_on_the_reused_connection()
 /// address, then never registers its socket with B. B's cancel cannot wake the blocked read: the request
 /// waits until the server speaks (here 4 s) instead of returning `Cancelled` within milliseconds.
 #[test]
-fn review_a_new_cancel_handle_at_a_freed_handles_address_is_never_registered() {
+fn a_new_handle_at_a_freed_handles_address_still_cancels_promptly() {
     const ROUNDS: usize = 4;
     const HEAD_DELAY: Duration = Duration::from_secs(4);
     let (base, server) = keepalive_server(2 * ROUNDS, move |n, _, stream| {
