@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::bounded::Entry;
-use crate::chat::request::Stop;
+use crate::chat::options::Stop;
 use crate::chat::response::{FinishReason, Usage};
 use crate::chat::stream::ChatStream;
 use crate::client::{with_response, Call, Client, WithResponse};

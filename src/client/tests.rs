@@ -1,4 +1,6 @@
 //! Unit tests of the client's configuration.
+//!
+//! Compiled only in tests: the parent module declares it `#[cfg(test)] mod tests;`.
 use super::*;
 use crate::chat::stream::ChatStream;
 use crate::error::Error;

@@ -1,3 +1,4 @@
+//! Compiled only in tests: the parent module declares it `#[cfg(test)] mod tests;`.
 use super::*;
 use serde_json::{json, Value};
 

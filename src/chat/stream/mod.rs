@@ -20,6 +20,7 @@ mod differential;
 mod fast;
 mod parsed;
 pub(crate) mod piece;
+pub(crate) mod tool_wire;
 pub(crate) mod wire;
 
 use std::fmt;
