@@ -244,6 +244,36 @@ pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>
 
 /// Reads an optional number leniently (`deserialize_with`): a JSON number, or a string that parses as a
 /// finite number; anything else reads as `None`.
+/// Visitor methods that read the scalars a loosely typed field may hold instead of its real shape (a
+/// boolean, a number, `null`, and unless `except_str` a string) as `$value`, skipping them: one odd value
+/// must not make a whole answer unreadable.
+macro_rules! skip_scalars {
+    ($value:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        $crate::lenient::skip_scalars!(except_str $value);
+    };
+    (except_str $value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+pub(crate) use skip_scalars;
+
 #[cfg(test)]
 pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(Lenient::<f64>::deserialize(d)?.0)

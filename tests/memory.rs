@@ -10,46 +10,11 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Counts the live heap bytes of the process and their peak: exact, whatever the allocator keeps resident.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counters are only arithmetic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        new
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: common::alloc::Counting = common::alloc::Counting;
 
 use common::*;
 use siliconflow::{Client, Error};
@@ -565,10 +530,9 @@ fn hostile_answers_do_not_grow_memory_past_the_bound() {
             .unwrap();
         reset_peak();
         let before = rss_kib();
-        let heap_before = LIVE.load(Ordering::SeqCst);
-        PEAK.store(heap_before, Ordering::SeqCst);
+        let heap_before = common::alloc::reset_peak();
         let error = (case.run)(&client);
-        let heap = PEAK.load(Ordering::SeqCst).saturating_sub(heap_before) / MIB;
+        let heap = common::alloc::peak_above(heap_before) / MIB;
         let rss = peak_rss_kib().saturating_sub(before) / 1024;
         let grown = heap.max(rss);
         server.join().unwrap();

@@ -1,6 +1,7 @@
 //! Test helpers: a raw TCP server for cases mockito cannot express, and small builders.
 #![allow(dead_code)]
 
+pub mod alloc;
 pub mod checks;
 pub mod endpoints;
 pub mod proxy;

@@ -109,29 +109,7 @@ impl<'de> Visitor<'de> for CountsVisitor {
         Ok(found)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    crate::lenient::skip_scalars!(None);
 }
 
 /// Reads a batch's `errors`: an array of strings or objects, OpenAI's `{"object":"list","data":[…]}`,
@@ -190,25 +168,7 @@ impl<'de> Visitor<'de> for ErrorsVisitor {
         Ok(vec![message_only(v)])
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Vec<BatchError>, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Vec<BatchError>, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Vec<BatchError>, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Vec<BatchError>, E> {
-        Ok(Vec::new())
-    }
-
-    fn visit_unit<E>(self) -> Result<Vec<BatchError>, E> {
-        Ok(Vec::new())
-    }
+    crate::lenient::skip_scalars!(except_str Vec::new());
 }
 
 fn message_only(message: String) -> BatchError {
@@ -236,24 +196,7 @@ impl<'de> Deserialize<'de> for ErrorList {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Vec::new())
             }
-            fn visit_str<E>(self, _: &str) -> Result<Vec<BatchError>, E> {
-                Ok(Vec::new())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Vec<BatchError>, E> {
-                Ok(Vec::new())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Vec<BatchError>, E> {
-                Ok(Vec::new())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Vec<BatchError>, E> {
-                Ok(Vec::new())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Vec<BatchError>, E> {
-                Ok(Vec::new())
-            }
-            fn visit_unit<E>(self) -> Result<Vec<BatchError>, E> {
-                Ok(Vec::new())
-            }
+            crate::lenient::skip_scalars!(Vec::new());
         }
         deserializer.deserialize_any(ListVisitor).map(ErrorList)
     }
@@ -283,21 +226,7 @@ impl<'de> Deserialize<'de> for ErrorItem {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(None)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
+            crate::lenient::skip_scalars!(except_str None);
         }
         deserializer.deserialize_any(ItemVisitor).map(ErrorItem)
     }
