@@ -187,6 +187,49 @@ fn speech_bytes_returns_the_audio() {
 }
 
 #[test]
+fn speech_bytes_past_the_limit_is_body_too_large_and_speech_to_still_takes_it() {
+    let limit = siliconflow::audio::speech::MAX_SPEECH_BYTES;
+    let server = MockServer::start().unwrap();
+    let over = vec![1u8; limit as usize + 1];
+    server.enqueue(MockResponse::bytes("audio/mpeg", over.clone()));
+    server.enqueue(MockResponse::bytes("audio/mpeg", over).framing(Framing::Chunked));
+    server.enqueue(MockResponse::bytes("audio/mpeg", vec![2u8; limit as usize]));
+    let client = checks::client(&server);
+    for framing in ["content-length", "chunked"] {
+        let result = client.speech_bytes(&SpeechRequest::new(TTS, "hi"));
+        assert!(
+            matches!(result, Err(Error::BodyTooLarge { limit: l }) if l == limit),
+            "{framing}: {:?}",
+            result.map(|audio| audio.data.len())
+        );
+    }
+    let exact = client.speech_bytes(&SpeechRequest::new(TTS, "hi")).unwrap();
+    assert_eq!(exact.data.len() as u64, limit);
+    // A writer has no such limit: the same audio streams through.
+    server.enqueue(MockResponse::bytes(
+        "audio/mpeg",
+        vec![3u8; limit as usize + 1],
+    ));
+    let mut counted = Counter(0);
+    let written = client
+        .speech_to(&SpeechRequest::new(TTS, "hi"), &mut counted)
+        .unwrap();
+    assert_eq!(counted.0, limit + 1);
+    assert_eq!(written.bytes, limit + 1);
+
+    struct Counter(u64);
+    impl Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+#[test]
 fn a_json_error_sent_with_200_is_an_error_not_audio() {
     let server = MockServer::start().unwrap();
     server.enqueue(MockResponse::json(
