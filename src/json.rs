@@ -162,7 +162,8 @@ pub(crate) fn replace_lone_surrogates(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     let mut i = 0;
-    while let Some(found) = memchr::memchr(b'\\', &bytes[i..]) {
+    // `get`, not an index: after a trailing backslash `i` is one past the end.
+    while let Some(found) = bytes.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
         let at = i + found;
         let escape = bytes.get(at + 1).copied();
         if escape != Some(b'u') {
@@ -311,6 +312,30 @@ mod tests {
         );
         assert_eq!(replace_lone_surrogates(br#"{"ok":"\u00e9 \n"}"#), None);
         assert_eq!(replace_lone_surrogates(br#"trailing \u12"#), None);
+    }
+
+    #[test]
+    fn every_cut_of_an_escaped_document_is_an_answer_not_a_panic() {
+        // Review 2 found a body ending in a backslash indexed one past the end. Cut documents full of
+        // escapes at every byte, and the lenient parser on top of the scan, so no cut can panic.
+        let docs: [&[u8]; 3] = [
+            br#"{"a":"C:\\ \ud800\udc00 \ud800 \udc00 \u00e9\n\"","b":"\\"}"#,
+            br#"["\\\\\\\u","\ud83d\ude00\"]"#,
+            br#"\\u\ud8\\\"#,
+        ];
+        for doc in docs {
+            for end in 0..=doc.len() {
+                let cut = &doc[..end];
+                let _ = replace_lone_surrogates(cut);
+                let _ = from_slice_lenient::<Msg>(cut);
+            }
+        }
+        assert_eq!(replace_lone_surrogates(br"C:\\"), None);
+        assert_eq!(replace_lone_surrogates(br"C:\"), None);
+        assert_eq!(
+            replace_lone_surrogates(br"\ud800\").as_deref(),
+            Some(&br"\uFFFD\"[..])
+        );
     }
 
     #[derive(Deserialize, Debug, PartialEq)]
