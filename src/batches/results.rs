@@ -89,8 +89,12 @@ impl BatchResults {
             })?;
             let result = match parsed.result {
                 Ok(mut completion) => {
-                    let headers = parsed
-                        .request_id
+                    // The line's text, not a header: scrubbed here as `Client::response` scrubs headers.
+                    let request_id = parsed.request_id.map(|mut id| {
+                        self.client.redactor().scrub(&mut id);
+                        id
+                    });
+                    let headers = request_id
                         .as_deref()
                         .map(|id| vec![("x-request-id", id)])
                         .unwrap_or_default();

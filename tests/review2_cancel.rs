@@ -1,0 +1,62 @@
+//! Review 2: after a `CancelHandle` ends a batch job's wait, the job cannot be cancelled on the server
+//! or waited on again.
+//!
+//! `BatchJob::wait` docs: "The pauses are on this thread, ended at once by a CancelHandle of the client
+//! (`Error::Cancelled`; the batch goes on on the server: `BatchJob::cancel` stops it). [...] Whatever
+//! ends the wait, `batch` holds the last state seen, and waiting again resumes." The job keeps the
+//! client it was started with, cancelled handle included, and a handle "stays cancelled: requests
+//! started with it afterwards fail at once": `job.cancel()` and a second `wait` fail with `Cancelled`
+//! without a request, and `BatchJob` has no way to take another client.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use siliconflow::{CancelHandle, Error, PollOptions};
+
+#[test]
+fn a_cancelled_wait_leaves_a_job_that_can_still_be_cancelled_on_the_server() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = Arc::clone(&seen);
+    let (base, _server) = raw_server_threaded(4, move |_, request, stream| {
+        let line = request.head.lines().next().unwrap_or_default().to_string();
+        log.lock().unwrap().push(line.clone());
+        let status = if line.contains("/cancel") {
+            "cancelling"
+        } else {
+            "in_progress"
+        };
+        write_response(
+            stream,
+            200,
+            &[("Content-Type", "application/json")],
+            &format!(r#"{{"id":"b","status":"{status}"}}"#),
+        );
+    });
+    let stop = CancelHandle::new();
+    let client = client(&base).with_cancel(&stop);
+    let mut job = client.resume_batch_job("b").unwrap();
+    let canceller = stop.clone();
+    let pressed = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        canceller.cancel(); // the user pressed Stop
+    });
+    let options = PollOptions::batch().interval(Duration::from_secs(30));
+    let waited = job.wait(&options, |_| {});
+    pressed.join().unwrap();
+    assert!(matches!(waited, Err(Error::Cancelled)), "{waited:?}");
+
+    // As the docs say: the batch goes on on the server, `BatchJob::cancel` stops it.
+    let cancelled = job.cancel();
+    let requests = seen.lock().unwrap().clone();
+    eprintln!(
+        "job.cancel() after a cancelled wait: {cancelled:?}; requests the server saw: {requests:?}"
+    );
+    assert!(
+        cancelled.is_ok(),
+        "job.cancel() after the wait was cancelled: {cancelled:?} (the server saw {requests:?}); \
+         the batch keeps running and billing on the server"
+    );
+}

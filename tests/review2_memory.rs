@@ -1,0 +1,407 @@
+//! Review 2: memory past the README bound ("One stream, or one non-streamed answer, grows the process by
+//! at most about five times `max_event_size` [...] plus `max_accumulated_size`"), measured with a
+//! counting allocator as `tests/memory.rs` does. One measurement at a time (`serial`).
+//!
+//! - one event of 1,024 choices of 1,024 `{}` tool-call fragments (3 MiB): every fragment becomes a
+//!   ~100-byte `ToolCallDelta` before any bound but the per-list ones is checked (a stream has no nested
+//!   total like the JSON answers' 10,000 entries), and the failed stream keeps them in its delta slots;
+//! - tool-call bookkeeping counted at a fixed size while the `Vec`s it lives in double;
+//! - `speech_bytes` past its 64 MiB limit (the read buffer doubles to 128 MiB);
+//! - one batch result line (copies of an 8 MiB line alive together);
+//! - held: a streaming request answered with a whole 8 MiB JSON completion.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; the counters are arithmetic only.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+use siliconflow::{ChatStream, Error, StreamLimits};
+
+/// The counters are process-wide: one measurement at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const MIB: usize = 1024 * 1024;
+const MAX_EVENT: usize = 8 * MIB;
+const MAX_ACC: usize = 64 * 1024;
+
+/// One event: `choices` choices, each a delta of `calls` empty tool-call fragments.
+fn wide_event(choices: usize, calls: usize) -> Vec<u8> {
+    let fragments = vec!["{}"; calls].join(",");
+    let choice = format!(r#"{{"index":I,"delta":{{"tool_calls":[{fragments}]}}}}"#);
+    let list: Vec<String> = (0..choices)
+        .map(|i| choice.replace('I', &i.to_string()))
+        .collect();
+    format!("data: {{\"choices\":[{}]}}\n\n", list.join(",")).into_bytes()
+}
+
+fn limits() -> StreamLimits {
+    StreamLimits::default()
+        .max_event_size(MAX_EVENT)
+        .max_accumulated_size(Some(MAX_ACC))
+}
+
+/// Both measurements in one test (the counters are process-wide).
+#[test]
+fn one_event_of_a_million_empty_tool_call_fragments_stays_within_the_memory_bound() {
+    let _serial = serial();
+    let body = wide_event(1024, 1024);
+    assert!(body.len() < MAX_EVENT, "{} bytes", body.len());
+
+    // 1. Peak growth while the event is read.
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let mut stream = ChatStream::from_reader(&body[..]).with_limits(limits());
+    let error = stream.by_ref().find_map(Result::err);
+    let peak = PEAK.load(Ordering::SeqCst) - base;
+    // 2. What the failed stream still holds while the caller reads what it received (as the README
+    //    invites: "what was accumulated stays readable").
+    let retained = LIVE.load(Ordering::SeqCst).saturating_sub(base);
+    let _ = stream.content();
+    drop(stream);
+    eprintln!(
+        "event {} KiB: peak growth {} MiB, retained by the failed stream {} MiB, error {error:?}",
+        body.len() / 1024,
+        peak / MIB,
+        retained / MIB
+    );
+    assert!(
+        matches!(
+            error,
+            Some(
+                Error::AccumulatedTooLarge { .. }
+                    | Error::TooManyToolCalls { .. }
+                    | Error::EventTooLarge { .. }
+            )
+        ),
+        "{error:?}"
+    );
+    let bound = 5 * MAX_EVENT + MAX_ACC;
+    assert!(
+        peak <= bound,
+        "peak heap growth {} MiB over the README bound {} MiB (5 x max_event_size + max_accumulated_size) for a {} KiB event",
+        peak / MIB,
+        bound / MIB,
+        body.len() / 1024
+    );
+    assert!(
+        retained <= bound,
+        "a failed stream retains {} MiB of parsed deltas (bound {} MiB)",
+        retained / MIB,
+        bound / MIB
+    );
+}
+
+/// The accumulation bound counts a fixed `size_of::<ToolCall>() + 32` bytes per tool call, but a
+/// choice's tool calls live in a `Vec` that doubles (up to twice that), beside a `Vec<u32>` and, for
+/// indices that are not positions, a `BTreeMap` of positions. 1,022 choices of 513 tool calls each
+/// (indices from 1,000,000, one small event per choice) stay under the default 64 MiB accumulation
+/// bound as counted, and hold far more.
+#[test]
+fn tool_call_bookkeeping_is_counted_at_its_real_size() {
+    const CHOICES: usize = 1022;
+    let _serial = serial();
+    let mut body = Vec::new();
+    for choice in 0..CHOICES {
+        let calls: Vec<String> = (0..513)
+            .map(|t| format!("{{\"index\":{}}}", 1_000_000 + t))
+            .collect();
+        body.extend_from_slice(
+            format!(
+                "data: {{\"choices\":[{{\"index\":{choice},\"delta\":{{\"tool_calls\":[{}]}}}}]}}\n\n",
+                calls.join(",")
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(b"data: [DONE]\n\n");
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    // Default limits: 8 MiB events, 64 MiB accumulated.
+    let mut stream = ChatStream::from_reader(&body[..]);
+    let error = stream.by_ref().find_map(Result::err);
+    let held = stream.held_bytes();
+    let live = LIVE.load(Ordering::SeqCst).saturating_sub(base);
+    let peak = PEAK.load(Ordering::SeqCst) - base;
+    drop(stream);
+    eprintln!(
+        "{} KiB of events: error {error:?}; held_bytes() {} MiB, live heap {} MiB, peak {} MiB",
+        body.len() / 1024,
+        held / MIB,
+        live / MIB,
+        peak / MIB
+    );
+    let bound = 5 * MAX_EVENT + 64 * MIB;
+    assert!(
+        peak <= bound,
+        "peak heap growth {} MiB over the README bound {} MiB (held_bytes() says {} MiB)",
+        peak / MIB,
+        bound / MIB,
+        held / MIB
+    );
+}
+
+/// `speech_bytes` reads up to 64 MiB (`MAX_SPEECH_BYTES`) with `take(limit + 1).read_to_end`: the `Vec`
+/// doubles past 64 MiB to take the one byte that proves the body too large, so 64 MiB + 1 bytes of
+/// "audio" allocate 128 MiB before `BodyTooLarge` (README: one non-streamed answer grows the process
+/// by at most about 5 x `max_event_size` + `max_accumulated_size`, 104 MiB by default).
+#[test]
+fn speech_bytes_past_its_limit_stays_within_the_memory_bound() {
+    use std::io::Write;
+    let _serial = serial();
+    let audio = std::sync::Arc::new(vec![7u8; 64 * MIB + 1]);
+    let served = std::sync::Arc::clone(&audio);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        // The request head and its small JSON body.
+        let mut length = 0;
+        loop {
+            line.clear();
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+        let mut out = stream;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            served.len()
+        );
+        let _ = out.write_all(head.as_bytes());
+        for block in served.chunks(64 * 1024) {
+            if out.write_all(block).is_err() {
+                return;
+            }
+        }
+    });
+    let client = siliconflow::Client::builder()
+        .api_key("sk-test-memory-0123456789")
+        .base_url(&base)
+        .retry_policy(siliconflow::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let base_heap = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base_heap, Ordering::SeqCst);
+    let result = client.speech_bytes(&siliconflow::SpeechRequest::new("m", "hi"));
+    let peak = PEAK.load(Ordering::SeqCst) - base_heap;
+    server.join().unwrap();
+    drop(audio);
+    eprintln!(
+        "speech_bytes of 64 MiB + 1: {:?}; peak heap growth {} MiB",
+        result.as_ref().map(|b| b.data.len()),
+        peak / MIB
+    );
+    assert!(
+        matches!(result, Err(Error::BodyTooLarge { .. })),
+        "{:?}",
+        result.map(|b| b.data.len())
+    );
+    let bound = 5 * MAX_EVENT + 64 * MIB;
+    assert!(
+        peak <= bound,
+        "peak heap growth {} MiB over the README bound {} MiB",
+        peak / MIB,
+        bound / MIB
+    );
+}
+
+/// One batch result line under `max_event_size` (8 MiB) whose `response.body` is a completion sent as
+/// JSON text, with a lone surrogate escape in its content and an invalid UTF-8 byte in the line: the line
+/// buffer, its lossy copy, the body's text unescaped (and serde_json's scratch for it), that text
+/// trimmed into a second string, the copy with the surrogate replaced, and the completion (and the
+/// scratch its content is read through) are alive together.
+#[test]
+fn a_batch_result_line_stays_within_the_memory_bound() {
+    use std::io::Write;
+    let _serial = serial();
+    let content = "x".repeat(7 * MIB + 700 * 1024);
+    let completion = format!(
+        r#"{{"choices":[{{"index":0,"message":{{"role":"assistant","content":"{content}\ud800"}},"finish_reason":"stop"}}]}}"#
+    );
+    let mut line = serde_json::json!({"custom_id": "a-CUT", "response": {"status_code": 200, "body": completion}})
+        .to_string()
+        .into_bytes();
+    // An invalid UTF-8 byte in the custom id (the line is then read through a lossy copy).
+    let at = line.windows(3).position(|w| w == b"CUT").unwrap();
+    line[at] = 0xFF;
+    line.push(b'\n');
+    assert!(line.len() < MAX_EVENT, "{}", line.len());
+    let file = std::sync::Arc::new(line);
+    let served = std::sync::Arc::clone(&file);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        for n in 0..2 {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            loop {
+                line.clear();
+                std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let body: &[u8] = if n == 0 {
+                br#"{"id":"b","status":"completed","output_file_id":"file-out"}"#
+            } else {
+                &served
+            };
+            let mut out = stream;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = out.write_all(head.as_bytes());
+            let _ = out.write_all(body);
+        }
+    });
+    let client = siliconflow::Client::builder()
+        .api_key("sk-test-memory-0123456789")
+        .base_url(&base)
+        .retry_policy(siliconflow::RetryPolicy::none())
+        .max_accumulated_size(Some(64 * 1024))
+        .build()
+        .unwrap();
+    let base_heap = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base_heap, Ordering::SeqCst);
+    let job = client.resume_batch_job("b").unwrap();
+    let results: Vec<_> = job.results().collect();
+    let peak = PEAK.load(Ordering::SeqCst) - base_heap;
+    server.join().unwrap();
+    let read = results
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|(id, a)| (id.len(), a.as_ref().map(|c| c.content().len()).ok()))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Vec<_>>();
+    drop(results);
+    eprintln!(
+        "batch result line of {} KiB: {read:?}; peak heap growth {} MiB",
+        file.len() / 1024,
+        peak / MIB
+    );
+    let bound = 5 * MAX_EVENT + 64 * 1024;
+    assert!(
+        peak <= bound,
+        "peak heap growth {} MiB over the README bound {} MiB",
+        peak / MIB,
+        bound / MIB
+    );
+}
+
+/// `chat_stream` answered with a whole JSON completion (7.7 MiB of content with a lone surrogate escape,
+/// so the first parse fails): the body, its copy with the surrogate replaced, the completion, the delta
+/// made of it and the accumulated text.
+#[test]
+fn a_streaming_request_answered_with_json_stays_within_the_memory_bound() {
+    use std::io::Write;
+    let _serial = serial();
+    let content = "x".repeat(7 * MIB + 700 * 1024);
+    let body = std::sync::Arc::new(
+        format!(
+            r#"{{"id":"c","choices":[{{"index":0,"message":{{"role":"assistant","content":"{content}\ud800"}},"finish_reason":"stop"}}]}}"#
+        )
+        .into_bytes(),
+    );
+    drop(content);
+    let served = std::sync::Arc::clone(&body);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let (mut line, mut length) = (String::new(), 0usize);
+        loop {
+            line.clear();
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut request = vec![0; length];
+        std::io::Read::read_exact(&mut reader, &mut request).unwrap();
+        let mut out = stream;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            served.len()
+        );
+        let _ = out.write_all(head.as_bytes());
+        let _ = out.write_all(&served);
+    });
+    let client = siliconflow::Client::builder()
+        .api_key("sk-test-memory-0123456789")
+        .base_url(&base)
+        .retry_policy(siliconflow::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let request = siliconflow::ChatRequest::new("m", vec![siliconflow::Message::user("hi")]);
+    let base_heap = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base_heap, Ordering::SeqCst);
+    let mut stream = client.chat_stream(&request).unwrap();
+    let deltas: Vec<_> = stream.by_ref().collect();
+    let peak = PEAK.load(Ordering::SeqCst) - base_heap;
+    let content = stream.content().len();
+    drop((stream, deltas));
+    server.join().unwrap();
+    eprintln!(
+        "JSON answer of {} KiB to a streaming request: content {content}; peak heap growth {} MiB",
+        body.len() / 1024,
+        peak / MIB
+    );
+    let bound = 5 * MAX_EVENT + 64 * MIB;
+    assert!(
+        peak <= bound,
+        "peak heap growth {} MiB over the README bound {} MiB",
+        peak / MIB,
+        bound / MIB
+    );
+}
