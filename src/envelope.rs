@@ -242,6 +242,9 @@ impl Client {
             }
             Err(mut error) => {
                 if let Error::Api(api) = &mut error {
+                    // The envelope's body as kept, scrubbed before its cut (a key cut in two at 64 KiB
+                    // could not be recognised afterwards).
+                    api.body = self.redactor().error_text(body).trim().to_string();
                     api.request_id = meta.request_id().map(str::to_string);
                     api.headers = meta.headers().clone();
                 }

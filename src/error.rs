@@ -18,9 +18,13 @@ pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The most bytes of a malformed chunk kept in [`Error::MalformedChunk`].
 pub(crate) const MAX_SNIPPET: usize = 512;
 
-/// The most bytes of an [`ApiError`]'s message shown by its `Display` (the whole body stays in
+/// The most bytes of an [`ApiError`]'s message and other fields together shown by its `Display` (the whole body stays in
 /// [`ApiError::body`]).
 const MAX_DISPLAYED_MESSAGE: usize = 1024;
+/// The most of an `ApiError`'s code, type, param or trace id its `Display` shows.
+const MAX_DISPLAYED_FIELD: usize = 64;
+/// The least of an `ApiError`'s message its `Display` shows, whatever the other fields take.
+const MIN_DISPLAYED_MESSAGE: usize = 256;
 
 /// A boxed error source that is `Send + Sync`, so [`Error`] is too.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -435,30 +439,31 @@ fn reason(status: u16) -> &'static str {
 }
 
 impl fmt::Display for ApiError {
-    /// `HTTP <status>: <message> (code …, type …, param …, trace id …)`, the message cut to about 1 KiB (a
-    /// gateway's HTML error page can be much longer; the whole body is in [`ApiError::body`]).
+    /// `HTTP <status>: <message> (code …, type …, param …, trace id …)` in about 1 KiB at most: the code,
+    /// type, param and trace id cut to 64 bytes each, the message to what is left of 1 KiB (at least 256
+    /// bytes). A gateway's HTML error page, or a hostile server's 30 KB header, can be much longer; the
+    /// whole texts are in the fields and in [`ApiError::body`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "HTTP {}: {}",
-            self.status,
-            cut(&self.message, MAX_DISPLAYED_MESSAGE)
-        )?;
-        let mut extra = Vec::new();
-        if let Some(code) = &self.code {
-            extra.push(format!("code {code}"));
-        }
-        if let Some(kind) = &self.error_type {
-            extra.push(format!("type {kind}"));
-        }
-        if let Some(param) = &self.param {
-            extra.push(format!("param {param}"));
-        }
-        if let Some(id) = &self.request_id {
-            extra.push(format!("trace id {id}"));
-        }
+        let fields = [
+            ("code", &self.code),
+            ("type", &self.error_type),
+            ("param", &self.param),
+            ("trace id", &self.request_id),
+        ];
+        let extra: Vec<String> = fields
+            .iter()
+            .filter_map(|(label, value)| {
+                let value = value.as_deref()?;
+                Some(format!("{label} {}", cut(value, MAX_DISPLAYED_FIELD)))
+            })
+            .collect();
+        let extra = extra.join(", ");
+        let room = MAX_DISPLAYED_MESSAGE
+            .saturating_sub(extra.len())
+            .max(MIN_DISPLAYED_MESSAGE);
+        write!(f, "HTTP {}: {}", self.status, cut(&self.message, room))?;
         if !extra.is_empty() {
-            write!(f, " ({})", extra.join(", "))?;
+            write!(f, " ({extra})")?;
         }
         Ok(())
     }

@@ -45,6 +45,29 @@ pub(crate) fn from_slice_lenient<T: DeserializeOwned>(
     Err(first)
 }
 
+/// [`from_slice_lenient`] for a document the caller owns: lone surrogates are replaced in place, so the
+/// retry costs no copy of a large document.
+pub(crate) fn from_vec_lenient<T: DeserializeOwned>(
+    mut bytes: Vec<u8>,
+) -> Result<T, serde_json::Error> {
+    let first = match serde_json::from_slice(&bytes) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    if replace_lone_surrogates_in_place(&mut bytes) {
+        if let Ok(value) = serde_json::from_slice(&bytes) {
+            return Ok(value);
+        }
+    }
+    if let Some(deduplicated) = without_duplicate_keys(&bytes, &first) {
+        drop(bytes);
+        if let Ok(value) = serde_json::from_slice(&deduplicated) {
+            return Ok(value);
+        }
+    }
+    Err(first)
+}
+
 /// `text` rewritten with only the last value of every key given twice in an object, when `error` (the
 /// first parse's) names a duplicate field and the text is at most [`MAX_DEDUPLICATED`]; `None` otherwise.
 pub(crate) fn without_duplicate_keys(text: &[u8], error: &serde_json::Error) -> Option<Vec<u8>> {
@@ -159,9 +182,42 @@ impl<'de> Visitor<'de> for ArrayWriter<'_> {
 /// The text with every `\uD800`–`\uDFFF` escape that is not half of a valid pair replaced by `\uFFFD`, or
 /// `None` when there is none (the common case: nothing is copied).
 pub(crate) fn replace_lone_surrogates(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out: Option<Vec<u8>> = None;
+    let mut at = next_lone_surrogate(bytes, 0)?;
+    let mut out = Vec::with_capacity(bytes.len());
     let mut copied = 0;
-    let mut i = 0;
+    loop {
+        out.extend_from_slice(&bytes[copied..at]);
+        out.extend_from_slice(REPLACEMENT_ESCAPE);
+        copied = at + REPLACEMENT_ESCAPE.len();
+        match next_lone_surrogate(bytes, copied) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    Some(out)
+}
+
+/// [`replace_lone_surrogates`] in place (each escape and its replacement are six bytes): whether any was
+/// replaced. For a document that is already owned and may be most of an 8 MiB line, no copy.
+pub(crate) fn replace_lone_surrogates_in_place(bytes: &mut [u8]) -> bool {
+    let mut from = 0;
+    let mut replaced = false;
+    while let Some(at) = next_lone_surrogate(bytes, from) {
+        bytes[at..at + REPLACEMENT_ESCAPE.len()].copy_from_slice(REPLACEMENT_ESCAPE);
+        from = at + REPLACEMENT_ESCAPE.len();
+        replaced = true;
+    }
+    replaced
+}
+
+/// `\uFFFD`, as long as the `\uD800` escape it replaces.
+const REPLACEMENT_ESCAPE: &[u8; 6] = b"\\uFFFD";
+
+/// Where the next lone surrogate escape (six bytes, `\uD800`–`\uDFFF` not half of a valid pair) starts,
+/// scanning from `from`, which must not be inside an escape.
+fn next_lone_surrogate(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
     // `get`, not an index: after a trailing backslash `i` is one past the end.
     while let Some(found) = bytes.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
         let at = i + found;
@@ -185,16 +241,11 @@ pub(crate) fn replace_lone_surrogates(bytes: &[u8]) -> Option<Vec<u8>> {
             }
         }
         if high || low {
-            let out = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
-            out.extend_from_slice(&bytes[copied..at]);
-            out.extend_from_slice(b"\\uFFFD");
-            copied = at + 6;
+            return Some(at);
         }
         i = at + 6;
     }
-    let mut out = out?;
-    out.extend_from_slice(&bytes[copied..]);
-    Some(out)
+    None
 }
 
 fn hex4(digits: Option<&[u8]>) -> Option<u32> {

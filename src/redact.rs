@@ -100,6 +100,16 @@ impl Redactor {
         replace(text, &before, end)
     }
 
+    /// An error body as kept in [`ApiError::body`](crate::ApiError::body): its first 64 KiB
+    /// ([`MAX_ERROR_BODY`](crate::error::MAX_ERROR_BODY)) as text, every key scrubbed before the cut
+    /// (a key the cut would split is left out whole). `body` may be any length; a longer one is read
+    /// only [`margin`](Self::margin) bytes past the cut.
+    pub(crate) fn error_text(&self, body: &[u8]) -> String {
+        let max = crate::error::MAX_ERROR_BODY;
+        let body = &body[..body.len().min(max + self.margin())];
+        self.scrub_prefix(&String::from_utf8_lossy(body), max)
+    }
+
     /// The text scrubbed and cut to about `max` bytes (see [`scrub_prefix`](Self::scrub_prefix)), the
     /// cut marked.
     pub(crate) fn scrub_cut(&self, text: &str, max: usize) -> String {

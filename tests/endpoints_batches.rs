@@ -526,6 +526,57 @@ fn a_malformed_result_line_ends_the_results_with_its_line_number() {
 }
 
 #[test]
+fn long_result_lines_read_as_short_ones_do() {
+    // Lines over 1 MiB take another path (the line is dropped before its completion is read): a body
+    // sent as JSON text, a lone surrogate, and a key given twice (past the 1 MiB up to which such a
+    // document is rewritten, as for a short line: an error quoting the line's start).
+    let long = "é".repeat(600_000);
+    let text_body = json!({"custom_id": "text", "response": {"status_code": 200, "request_id": "r-t",
+        "body": serde_json::from_str::<Value>(&ok_line("x", &long)).unwrap()["response"]["body"].to_string()}})
+    .to_string();
+    let twice = ok_line("twice", &long).replacen(
+        r#""custom_id":"twice""#,
+        r#""custom_id":"first","custom_id":"twice""#,
+        1,
+    );
+    // A lone surrogate in the text of the completion, inside a body sent as JSON text.
+    let surrogate = text_body
+        .replacen(r#""custom_id":"text""#, r#""custom_id":"surrogate""#, 1)
+        .replacen("é", r"\\ud800", 1);
+    let service = service(Script {
+        statuses: vec![state("completed", json!({}), Some("file-out"), None)],
+        files: vec![(
+            "file-out".into(),
+            format!(
+                "{text_body}\n{surrogate}\n{twice}\n{}\n",
+                ok_line("never", "read")
+            ),
+        )],
+        cancelled: None,
+    });
+    let job = checks::client(&service.server)
+        .run_batch_job(requests(1), &BatchJobOptions::new(), &quick(), |_| {})
+        .unwrap();
+    let mut results = job.results();
+    let (id, answer) = results.next().unwrap().unwrap();
+    let answer = answer.unwrap();
+    assert_eq!((id.as_str(), answer.content()), ("text", long.as_str()));
+    assert_eq!(answer.request_id(), Some("r-t"));
+    let (id, answer) = results.next().unwrap().unwrap();
+    assert_eq!(id, "surrogate");
+    assert_eq!(answer.unwrap().content(), long.replacen('é', "\u{FFFD}", 1));
+    let error = results.next().unwrap().unwrap_err();
+    assert!(
+        matches!(&error, Error::MalformedChunk { event: 3, data, source }
+            if data.starts_with(r#"{"custom_id":"first","custom_id":"twice""#) && data.len() < 600
+                && data.ends_with(&format!("({} bytes in all)", twice.len()))
+                && source.message().starts_with("duplicate field")),
+        "{error:?}"
+    );
+    assert!(results.next().is_none(), "fused after an error");
+}
+
+#[test]
 fn a_result_line_over_the_bound_is_an_error_not_an_allocation() {
     let service = service(Script {
         statuses: vec![state("completed", json!({}), Some("file-out"), None)],

@@ -41,7 +41,7 @@ use serde_json::value::RawValue;
 
 use crate::chat::response::ChatCompletion;
 use crate::error::ApiError;
-use crate::json::{from_slice_lenient, without_duplicate_keys, TopLevel};
+use crate::json::{from_slice_lenient, from_vec_lenient, without_duplicate_keys, TopLevel};
 use crate::lenient::{lenient_string, Lenient};
 use crate::serde_util::Text;
 
@@ -130,6 +130,92 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 fn read_line(line: &str) -> Result<BatchOutputLine, serde_json::Error> {
+    read_head(line)?.finish()
+}
+
+/// Lines longer than this are given to [`parse_owned_output_line`] by the readers; shorter ones are read
+/// in place and their buffer kept for the next line.
+pub(crate) const OWNED_LINE: usize = 1024 * 1024;
+
+/// [`parse_output_line`] for a line the caller gives away: when the response's body was JSON text, the
+/// line is dropped before the completion is read from that text, so the two are not held together (a
+/// line is up to `max_event_size`, and its completion's text as large).
+pub(crate) fn parse_owned_output_line(line: String) -> Result<BatchOutputLine, serde_json::Error> {
+    let head = match read_head(line.trim()) {
+        Ok(head) => head,
+        // Not a line, or a key given twice (the rare paths): as `parse_output_line` reads it.
+        Err(_) => return parse_output_line(line.trim()),
+    };
+    match head.detach() {
+        Ok(head) => {
+            drop(line);
+            head.finish()
+        }
+        Err(head) => head.finish(),
+    }
+}
+
+/// A line read but for its completion, which may still need parsing.
+struct Head<'a> {
+    id: Option<String>,
+    custom_id: String,
+    status_code: Option<u16>,
+    request_id: Option<String>,
+    outcome: Outcome<'a>,
+}
+
+enum Outcome<'a> {
+    /// The line's result is known.
+    Done(Box<Result<ChatCompletion, ApiError>>),
+    /// A completion to read from this JSON text (borrowed from the line, or unescaped from a body sent
+    /// as JSON text).
+    Completion(Cow<'a, str>),
+}
+
+impl<'a> Head<'a> {
+    /// The head without its borrow of the line, unless its completion is still in the line.
+    fn detach(self) -> Result<Head<'static>, Head<'a>> {
+        let outcome = match self.outcome {
+            Outcome::Done(result) => Outcome::Done(result),
+            Outcome::Completion(Cow::Owned(text)) => Outcome::Completion(Cow::Owned(text)),
+            borrowed @ Outcome::Completion(Cow::Borrowed(_)) => {
+                return Err(Head {
+                    outcome: borrowed,
+                    ..self
+                })
+            }
+        };
+        Ok(Head {
+            id: self.id,
+            custom_id: self.custom_id,
+            status_code: self.status_code,
+            request_id: self.request_id,
+            outcome,
+        })
+    }
+
+    fn finish(self) -> Result<BatchOutputLine, serde_json::Error> {
+        let result = match self.outcome {
+            Outcome::Done(result) => *result,
+            // The text of an owned body is given to the parser, which fixes lone surrogates in place.
+            Outcome::Completion(Cow::Owned(json)) => Ok(from_vec_lenient(json.into_bytes())?),
+            Outcome::Completion(Cow::Borrowed(json)) => Ok(from_slice_lenient(json.as_bytes())?),
+        };
+        let request_id = self.request_id;
+        Ok(BatchOutputLine {
+            id: self.id,
+            custom_id: self.custom_id,
+            status_code: self.status_code,
+            result: result.map_err(|mut error: ApiError| {
+                error.request_id.clone_from(&request_id);
+                error
+            }),
+            request_id,
+        })
+    }
+}
+
+fn read_head(line: &str) -> Result<Head<'_>, serde_json::Error> {
     if line.trim_start().as_bytes().first() != Some(&b'{') {
         return Err(serde_json::Error::custom(
             "a batch output line must be a JSON object",
@@ -150,30 +236,23 @@ fn read_line(line: &str) -> Result<BatchOutputLine, serde_json::Error> {
         .as_ref()
         .and_then(|(r, _)| r.request_id.clone())
         .filter(|s| !s.is_empty());
-    let with_request_id = |mut error: ApiError| {
-        error.request_id = request_id.clone();
-        error
-    };
 
     let error = parts.error.filter(|e| e.get() != "null");
-    let result = match (error, response) {
-        (Some(error), _) => Err(with_request_id(line_error(status_code, error))),
-        (None, Some((response, raw))) => match response_result(status_code, &response, raw)? {
-            Ok(completion) => Ok(completion),
-            Err(error) => Err(with_request_id(error)),
-        },
+    let outcome = match (error, response) {
+        (Some(error), _) => Outcome::Done(Box::new(Err(line_error(status_code, error)))),
+        (None, Some((response, raw))) => response_outcome(status_code, &response, raw)?,
         (None, None) => {
             let mut error = ApiError::parse(status_code.unwrap_or(0), line.as_bytes());
             error.message = "the batch output line has neither a response nor an error".to_string();
-            Err(error)
+            Outcome::Done(Box::new(Err(error)))
         }
     };
-    Ok(BatchOutputLine {
+    Ok(Head {
         id: parts.id,
         custom_id: parts.custom_id.unwrap_or_default(),
         status_code,
         request_id,
-        result,
+        outcome,
     })
 }
 
@@ -203,13 +282,16 @@ impl<'a> Body<'a> {
                 if serde_json::from_str::<IgnoredAny>(&text).is_err() {
                     return Ok(Body::Text(text));
                 }
-                let text = text.trim();
+                // Trimmed in place: the body may be most of an 8 MiB line.
+                let mut text = text;
+                text.truncate(text.trim_end().len());
+                text.drain(..text.len() - text.trim_start().len());
                 Ok(match text.as_bytes().first() {
                     None | Some(b'n') => Body::None,
                     Some(b'"') => {
-                        Body::Text(serde_json::from_str::<Text<'_>>(text)?.0.into_owned())
+                        Body::Text(serde_json::from_str::<Text<'_>>(&text)?.0.into_owned())
                     }
-                    _ => Body::Json(Cow::Owned(text.to_string())),
+                    _ => Body::Json(Cow::Owned(text)),
                 })
             }
             _ => Ok(Body::Json(Cow::Borrowed(raw))),
@@ -217,11 +299,11 @@ impl<'a> Body<'a> {
     }
 }
 
-fn response_result(
+fn response_outcome<'a>(
     status: Option<u16>,
-    response: &ResponseParts<'_>,
-    raw: &RawValue,
-) -> Result<Result<ChatCompletion, ApiError>, serde_json::Error> {
+    response: &ResponseParts<'a>,
+    raw: &'a RawValue,
+) -> Result<Outcome<'a>, serde_json::Error> {
     let body = match response.body {
         Some(body) => Body::of(body.get())?,
         // No body: the response may be the completion itself.
@@ -233,19 +315,20 @@ fn response_result(
         Body::None => {
             let mut error = ApiError::parse(status.unwrap_or(0), b"");
             error.message = "the batch output line's response has no body".to_string();
-            return Ok(Err(error));
+            return Ok(Outcome::Done(Box::new(Err(error))));
         }
         Body::Text(text) => text,
         Body::Json(json) => {
             let is_object = json.starts_with('{');
             if failed_status.is_none() && is_object && !TopLevel::of(json.as_bytes()).is_error(true)
             {
-                return from_slice_lenient(json.as_bytes()).map(Ok);
+                return Ok(Outcome::Completion(json));
             }
             json.into_owned()
         }
     };
-    Ok(Err(ApiError::parse(status.unwrap_or(0), text.as_bytes())))
+    let error = ApiError::parse(status.unwrap_or(0), text.as_bytes());
+    Ok(Outcome::Done(Box::new(Err(error))))
 }
 
 /// Why a batch result file could not be read. `line` is 1-based.
@@ -337,6 +420,17 @@ impl<R: BufRead> Iterator for BatchOutputReader<R> {
                 self.done = true;
                 return Some(Err(BatchOutputError::LineTooLong { line: self.line }));
             }
+            if self.buffer.len() > OWNED_LINE {
+                let text = line_text(std::mem::take(&mut self.buffer));
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let line = self.line;
+                return Some(
+                    parse_owned_output_line(text)
+                        .map_err(|source| BatchOutputError::Line { line, source }),
+                );
+            }
             let text = String::from_utf8_lossy(&self.buffer);
             if text.trim().is_empty() {
                 continue;
@@ -348,6 +442,15 @@ impl<R: BufRead> Iterator for BatchOutputReader<R> {
             );
         }
         None
+    }
+}
+
+/// A line's bytes as text, without a copy when they are UTF-8 (a lossy copy, the bytes dropped,
+/// otherwise).
+pub(crate) fn line_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
     }
 }
 

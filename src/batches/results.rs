@@ -4,13 +4,14 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 
-use super::output::parse_output_line;
+use super::output::{line_text, parse_output_line, parse_owned_output_line, OWNED_LINE};
 use crate::body::{read_error, ResponseBody};
 use crate::chat::response::ChatCompletion;
 use crate::client::{Client, WithResponse};
 use crate::error::{ApiError, Error, MAX_SNIPPET};
 use crate::files::FileRef;
 use crate::meta::{Headers, ResponseMeta};
+use crate::redact::cut;
 
 /// One result of a batch: the request's `custom_id`, and its completion or the error it got.
 pub type BatchResult = (String, Result<ChatCompletion, ApiError>);
@@ -77,24 +78,37 @@ impl BatchResults {
             }
             body.event_arrived();
             self.line += 1;
-            let text = String::from_utf8_lossy(&self.buffer);
-            let text = text.trim();
-            if text.is_empty() {
+            // The line as text (no copy when it is UTF-8), the key scrubbed out of all of it before
+            // anything is parsed or cut: the request id, a failed request's body, an error line.
+            let mut text = line_text(std::mem::take(&mut self.buffer));
+            if text.trim().is_empty() {
+                self.buffer = text.into_bytes();
                 continue;
             }
-            let parsed = parse_output_line(text).map_err(|source| Error::MalformedChunk {
-                event: self.line,
-                data: self.client.redactor().scrub_cut(text, MAX_SNIPPET),
+            self.client.redactor().scrub(&mut text);
+            let line = self.line;
+            let malformed = |source: serde_json::Error, data: String| Error::MalformedChunk {
+                event: line,
+                data,
                 source: source.into(),
-            })?;
+            };
+            let parsed = if text.len() > OWNED_LINE {
+                // A long line is given away, so that it is dropped before its completion is read;
+                // what an error would quote is kept first.
+                let quoted = cut(text.trim(), MAX_SNIPPET);
+                parse_owned_output_line(text).map_err(|source| malformed(source, quoted))
+            } else {
+                let parsed = parse_output_line(text.trim())
+                    .map_err(|source| malformed(source, cut(text.trim(), MAX_SNIPPET)));
+                // The buffer back for the next line, its capacity kept as `read_until` would.
+                self.buffer = text.into_bytes();
+                parsed
+            };
+            let parsed = parsed?;
             let result = match parsed.result {
                 Ok(mut completion) => {
-                    // The line's text, not a header: scrubbed here as `Client::response` scrubs headers.
-                    let request_id = parsed.request_id.map(|mut id| {
-                        self.client.redactor().scrub(&mut id);
-                        id
-                    });
-                    let headers = request_id
+                    let headers = parsed
+                        .request_id
                         .as_deref()
                         .map(|id| vec![("x-request-id", id)])
                         .unwrap_or_default();

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::send::Call;
 use super::Client;
-use crate::error::{ApiError, Error, MAX_ERROR_BODY, MAX_SNIPPET};
+use crate::error::{ApiError, Error, MAX_SNIPPET};
 use crate::json::{from_slice_lenient, TopLevel};
 use crate::meta::{self, ResponseMeta};
 use crate::redact::Redactor;
@@ -123,10 +123,9 @@ pub(crate) fn parse_body<T: DeserializeOwned>(
 /// The [`ApiError`] of a response: its body scrubbed whole, then parsed and cut, with the response's
 /// request id, headers and retry advice.
 pub(crate) fn api_error(meta: &ResponseMeta, body: &[u8], redactor: &Redactor) -> ApiError {
-    let body = &body[..body.len().min(MAX_ERROR_BODY + redactor.margin())];
     // Cut where the text as given reaches 64 KiB (a key past the cut stays out, whatever the scrubbing
     // before it shortened), every key before the cut scrubbed.
-    let text = redactor.scrub_prefix(&String::from_utf8_lossy(body), MAX_ERROR_BODY);
+    let text = redactor.error_text(body);
     let mut error = ApiError::parse(meta.status(), text.as_bytes());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -5,8 +5,13 @@ use serde_json::{json, Value};
 
 const COMPLETION: &str = r#"{"id":"c1","object":"chat.completion","created":1741685413,"model":"deepseek-ai/DeepSeek-V3","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning_content":"2+2"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}"#;
 
+/// The line read in place, and given away (as the readers do with a long line): the same answer.
 fn line(value: Value) -> BatchOutputLine {
-    parse_output_line(&value.to_string()).unwrap()
+    let text = value.to_string();
+    let read = parse_output_line(&text).unwrap();
+    let owned = parse_owned_output_line(format!(" {text}\n")).unwrap();
+    assert_eq!(owned, read, "{text}");
+    read
 }
 
 #[test]
@@ -156,12 +161,19 @@ fn failed_requests() {
 fn malformed_lines() {
     for text in ["not json", "[1]", "\"s\"", "null", ""] {
         assert!(parse_output_line(text).is_err(), "{text:?}");
+        assert!(
+            parse_owned_output_line(text.to_string()).is_err(),
+            "{text:?}"
+        );
     }
-    // A success body that is not a completion (a choice without a message).
-    assert!(parse_output_line(
-        r#"{"custom_id":"a","response":{"status_code":200,"body":{"choices":[{"index":0}]}}}"#
-    )
-    .is_err());
+    // A success body that is not a completion (a choice without a message), as an object and as text.
+    for text in [
+        r#"{"custom_id":"a","response":{"status_code":200,"body":{"choices":[{"index":0}]}}}"#,
+        r#"{"custom_id":"a","response":{"status_code":200,"body":"{\"choices\":[{\"index\":0}]}"}}"#,
+    ] {
+        assert!(parse_output_line(text).is_err(), "{text}");
+        assert!(parse_owned_output_line(text.to_string()).is_err(), "{text}");
+    }
 }
 
 #[test]
