@@ -162,18 +162,20 @@ impl Client {
                 }
             };
             let Exchange { meta, mut body, .. } = exchange;
-            let mut data = Vec::new();
-            (&mut body)
-                .take(limit.saturating_add(1))
-                .read_to_end(&mut data)
-                .map_err(read_error)?;
-            if data.len() as u64 > limit {
+            let length = meta
+                .header("content-length")
+                .and_then(|n| n.trim().parse::<u64>().ok());
+            if length.is_some_and(|n| n > limit) {
+                // Announced past the limit: nothing is read.
                 return Err(Error::BodyTooLarge { limit });
             }
-            Ok(DownloadedBytes {
-                data,
-                response: meta,
-            })
+            match read_capped(&mut body, limit, length).map_err(read_error)? {
+                Some(data) => Ok(DownloadedBytes {
+                    data,
+                    response: meta,
+                }),
+                None => Err(Error::BodyTooLarge { limit }),
+            }
         };
         run().map_err(|e| self.redact(e))
     }
@@ -221,6 +223,50 @@ pub(crate) fn external(url: &str) -> Call<'_> {
     }
 }
 
+/// The first read's buffer when the length is not announced.
+const FIRST_READ: usize = 64 * 1024;
+
+/// Reads `reader` to its end into a buffer that never holds more than `limit + 1` bytes (`Ok(None)` past
+/// `limit`): sized to `length` when announced, otherwise doubled, each growth capped at the limit, so a
+/// body one byte over 64 MiB costs 64 MiB, not the 128 MiB `read_to_end`'s doubling would reach.
+fn read_capped(
+    reader: &mut impl Read,
+    limit: u64,
+    length: Option<u64>,
+) -> std::io::Result<Option<Vec<u8>>> {
+    // At most `limit + 1` bytes are ever held: past `usize::MAX` (32-bit targets) the cap is what memory
+    // allows anyway.
+    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let first = length.map_or(FIRST_READ, |n| {
+        // The announced length, and room to see one byte more (a body longer than announced fails in
+        // the HTTP layer; the byte keeps this reader's own check honest).
+        usize::try_from(n).map_or(cap, |n| n.saturating_add(1))
+    });
+    let mut data = vec![0u8; first.min(cap)];
+    let mut len = 0;
+    loop {
+        if len == data.len() {
+            if data.len() >= cap {
+                return Ok(None);
+            }
+            let grown = data.len().saturating_mul(2).max(FIRST_READ).min(cap);
+            data.resize(grown, 0);
+        }
+        match reader.read(&mut data[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if len as u64 > limit {
+        return Ok(None);
+    }
+    data.truncate(len);
+    data.shrink_to_fit();
+    Ok(Some(data))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +303,43 @@ mod tests {
             .retry_policy(crate::retry::RetryPolicy::none())
             .build()
             .unwrap()
+    }
+
+    /// Gives `data` a few bytes at a time.
+    struct Dribble<'a>(&'a [u8], usize);
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            self.1 = self.1 % 7 + 1;
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_capped_holds_at_most_the_limit_and_a_byte() {
+        for limit in [0u64, 1, 100, 70_000, 200_000] {
+            for size in [0usize, 1, 99, 100, 101, 65_536, 70_000, 70_001, 150_000] {
+                let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+                for length in [None, Some(size as u64), Some(size as u64 / 2)] {
+                    let got = read_capped(&mut Dribble(&body, 0), limit, length).unwrap();
+                    let case = format!("limit {limit}, size {size}, length {length:?}");
+                    if size as u64 <= limit {
+                        let data = got.unwrap_or_else(|| panic!("{case}"));
+                        assert_eq!(data, body, "{case}");
+                        assert!(
+                            data.capacity() <= size.max(1),
+                            "{case}: {}",
+                            data.capacity()
+                        );
+                    } else {
+                        assert!(got.is_none(), "{case}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -429,7 +429,7 @@ impl Client {
     ) -> Result<VideoStatusResponse, Error> {
         self.poll_until(
             options,
-            || self.video_status(request_id),
+            |client| client.video_status(request_id),
             VideoStatusResponse::is_terminal,
             progress,
         )

@@ -59,4 +59,14 @@ fn a_cancelled_wait_leaves_a_job_that_can_still_be_cancelled_on_the_server() {
         "job.cancel() after the wait was cancelled: {cancelled:?} (the server saw {requests:?}); \
          the batch keeps running and billing on the server"
     );
+    // The job's own client keeps its cancelled handle; `with_client` gives one that works again.
+    assert!(matches!(job.refresh(), Err(Error::Cancelled)));
+    let mut again = job.with_client(&client.without_cancel());
+    assert_eq!(again.refresh().unwrap().id, "b");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert!(
+        requests[2].starts_with("POST /v1/batches/b/cancel"),
+        "{requests:?}"
+    );
 }

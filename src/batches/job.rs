@@ -247,9 +247,43 @@ impl BatchJob {
     /// Cancels the batch (`POST /batches/{id}/cancel`); it is `cancelling` until the requests in flight
     /// finish. [`wait`](Self::wait) then ends with [`BatchOutcome::Cancelled`] (or another outcome, if
     /// the batch ended first).
+    ///
+    /// This request is sent without the client's [`CancelHandle`](crate::CancelHandle), so that it
+    /// still goes out after the handle stopped a [`wait`](Self::wait) (the usual way to stop a batch:
+    /// stop the wait, then cancel on the server); the client's timeouts and deadline bound it.
+    ///
+    /// ```no_run
+    /// # use siliconflow::{BatchJobOptions, CancelHandle, Client, Error, PollOptions};
+    /// # fn run(client: &Client, requests: Vec<(String, siliconflow::ChatRequest)>) -> Result<(), Error> {
+    /// let stop = CancelHandle::new(); // cancelled by a Ctrl-C handler, a UI button, ...
+    /// let mut job = client
+    ///     .with_cancel(&stop)
+    ///     .start_batch_job(requests, &BatchJobOptions::new())?;
+    /// match job.wait(&PollOptions::batch(), |_| {}) {
+    ///     Err(Error::Cancelled) => {
+    ///         job.cancel()?; // goes out although `stop` is cancelled
+    ///     }
+    ///     outcome => println!("{:?}", outcome?),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn cancel(&mut self) -> Result<&Batch, Error> {
-        self.batch = self.client.cancel_batch(&self.batch.id)?;
+        self.batch = self.client.without_cancel().cancel_batch(&self.batch.id)?;
         Ok(&self.batch)
+    }
+
+    /// The job, its later requests (refresh, wait, results) made with `client`: to wait again with a
+    /// new [`CancelHandle`](crate::CancelHandle) after one stopped a wait (the job's own client keeps
+    /// its cancelled handle, whose requests fail at once), or with other timeouts.
+    ///
+    /// `client` should be for the same account: the batch is looked up by id.
+    #[must_use = "the returned job has the client; this job is unchanged"]
+    pub fn with_client(&self, client: &Client) -> BatchJob {
+        BatchJob {
+            client: client.clone(),
+            ..self.clone()
+        }
     }
 
     /// Polls the batch until it is terminal and returns how it ended; `progress` gets the batch at every
@@ -258,9 +292,10 @@ impl BatchJob {
     /// Polling follows `options` ([`PollOptions::batch`]: 5 s growing to 60 s, no overall limit); past
     /// its timeout the wait fails with [`Error::Timeout`]`(`[`TimeoutKind::Deadline`](crate::TimeoutKind::Deadline)`)`.
     /// The pauses are on this thread, ended at once by a [`CancelHandle`](crate::CancelHandle) of the
-    /// client ([`Error::Cancelled`]; the batch goes on on the server: [`BatchJob::cancel`] stops it). A
-    /// poll that fails after its retries ends the wait with its error. Whatever ends the wait,
-    /// [`batch`](Self::batch) holds the last state seen, and waiting again resumes.
+    /// client ([`Error::Cancelled`]; the batch goes on on the server: [`BatchJob::cancel`] stops it, and
+    /// [`with_client`](Self::with_client) gives a job to wait again with a new handle). A poll that fails
+    /// after its retries ends the wait with its error. Whatever ends the wait, [`batch`](Self::batch)
+    /// holds the last state seen, and waiting again resumes.
     pub fn wait(
         &mut self,
         options: &PollOptions,
@@ -271,7 +306,7 @@ impl BatchJob {
         let mut last = None;
         let result = client.poll_until(
             options,
-            || client.get_batch(&id),
+            |client| client.get_batch(&id),
             |batch| BatchOutcome::of(batch).is_some(),
             |batch| {
                 last = Some(batch.clone());

@@ -238,6 +238,14 @@ impl Client {
         self.with(|s| s.cancel = Some(handle))
     }
 
+    /// A client whose requests carry no [`CancelHandle`]: after a handle was cancelled (its requests
+    /// then fail at once), the cleanup that must still go out, such as
+    /// [`Client::cancel_batch`] after a wait was stopped.
+    #[must_use = "the returned client has the setting; this client is unchanged"]
+    pub fn without_cancel(&self) -> Client {
+        self.with(|s| s.cancel = None)
+    }
+
     fn with(&self, change: impl FnOnce(&mut Settings)) -> Client {
         let mut client = self.clone();
         change(&mut client.settings);

@@ -35,7 +35,10 @@ pub struct PollOptions {
     /// How much each pause grows over the one before (default 1.5; at least 1).
     pub backoff: f64,
     /// How long the whole wait may take, checks included; `None` for no limit. Past it the wait fails
-    /// with [`Error::Timeout`]`(`[`TimeoutKind::Deadline`]`)` (the job goes on on the server).
+    /// with [`Error::Timeout`]`(`[`TimeoutKind::Deadline`]`)` (the job goes on on the server). Each check
+    /// runs with its deadline cut to what is left of this timeout: a check whose answer stalls ends with
+    /// that error at the timeout, and a check whose retry would wait past it ends the wait with the
+    /// check's error at once.
     pub timeout: Option<Duration>,
 }
 
@@ -114,17 +117,31 @@ impl PollOptions {
 impl Client {
     /// Checks a job until `done` says it is, calling `progress` with every answer, pausing between checks
     /// as `options` says. A check that fails ends the wait with its error.
+    ///
+    /// `check` is given the client to check with: this one, its deadline cut to what is left of the
+    /// wait's timeout, so that a check whose answer stalls, or whose retry would wait past it, cannot hold
+    /// the wait beyond its timeout.
     pub(crate) fn poll_until<T>(
         &self,
         options: &PollOptions,
-        mut check: impl FnMut() -> Result<T, Error>,
+        mut check: impl FnMut(&Client) -> Result<T, Error>,
         done: impl Fn(&T) -> bool,
         mut progress: impl FnMut(&T),
     ) -> Result<T, Error> {
         let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
         let mut n = 0;
         loop {
-            let answer = check()?;
+            let answer = match deadline {
+                None => check(self)?,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::Timeout(TimeoutKind::Deadline));
+                    }
+                    let own = self.settings.deadline;
+                    check(&self.with_deadline(Some(own.map_or(left, |own| own.min(left)))))?
+                }
+            };
             progress(&answer);
             if done(&answer) {
                 return Ok(answer);
@@ -182,13 +199,56 @@ mod tests {
     }
 
     #[test]
+    fn each_check_runs_within_what_is_left_of_the_timeout() {
+        let options = PollOptions::new()
+            .interval(Duration::from_millis(20))
+            .timeout(Some(Duration::from_millis(300)));
+        for own in [
+            None,
+            Some(Duration::from_millis(100)),
+            Some(Duration::from_secs(60)),
+        ] {
+            let client = client().with_deadline(own);
+            let mut seen = Vec::new();
+            let result = client.poll_until(
+                &options,
+                |check: &Client| {
+                    seen.push(check.settings.deadline);
+                    Ok(())
+                },
+                |_| false,
+                |_| {},
+            );
+            assert!(matches!(result, Err(Error::Timeout(TimeoutKind::Deadline))));
+            assert!(seen.len() >= 2, "{seen:?}");
+            let mut before = Duration::MAX;
+            for deadline in &seen {
+                let deadline = deadline.expect("every check has a deadline");
+                assert!(deadline <= Duration::from_millis(300), "{own:?}: {seen:?}");
+                assert!(own.is_none_or(|own| deadline <= own), "{own:?}: {seen:?}");
+                assert!(deadline <= before, "shrinking: {seen:?}");
+                before = deadline;
+            }
+        }
+        // No timeout: the client as it is.
+        let client = client().with_deadline(Some(Duration::from_secs(7)));
+        let result = client.poll_until(
+            &PollOptions::batch(),
+            |check: &Client| Ok(check.settings.deadline),
+            |_| true,
+            |_| {},
+        );
+        assert_eq!(result.unwrap(), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
     fn polls_until_done_with_progress() {
         let options = PollOptions::new().interval(Duration::from_millis(1));
         let mut n = 0;
         let mut seen = Vec::new();
         let result = client().poll_until(
             &options,
-            || {
+            |_| {
                 n += 1;
                 Ok(n)
             },
@@ -208,7 +268,7 @@ mod tests {
         let mut checks = 0;
         let result = client().poll_until(
             &options,
-            || {
+            |_| {
                 checks += 1;
                 Ok(())
             },
@@ -231,7 +291,7 @@ mod tests {
         });
         let start = Instant::now();
         let options = PollOptions::new().interval(Duration::from_secs(60));
-        let result = client.poll_until(&options, || Ok(()), |_| false, |_| {});
+        let result = client.poll_until(&options, |_| Ok(()), |_| false, |_| {});
         assert!(matches!(result, Err(Error::Cancelled)));
         assert!(start.elapsed() < Duration::from_secs(5));
         thread.join().unwrap();

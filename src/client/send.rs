@@ -402,6 +402,13 @@ struct Touched<'r, R> {
 
 impl<R: Read> Read for Touched<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The caller's source is outside the socket's bounds: a deadline or event timeout that passed, or
+        // a cancel, while its last read blocked stops the upload before it is read again.
+        let stop = scope::with_current(|limits| limits.map_or(Ok(None), |l| l.bound(false)));
+        if let Err(stop) = stop {
+            scope::record(stop);
+            return Err(scope::io_error(stop));
+        }
         *self.touched = true;
         self.inner
             .read(buf)
@@ -500,5 +507,73 @@ fn send_error(error: ureq::Error) -> Error {
         other => Error::Transport {
             source: Box::new(other),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cancel::CancelHandle;
+    use crate::net::scope::Limits;
+    use std::time::Duration;
+
+    /// Counts the reads that reach the caller's source.
+    struct Counted(usize);
+
+    impl Read for Counted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0 += 1;
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+
+    fn read_once(limits: Limits) -> (io::Result<usize>, Option<Stop>, usize, bool) {
+        let mut limits = limits;
+        let mut touched = false;
+        let mut reader = Touched {
+            inner: Counted(0),
+            touched: &mut touched,
+        };
+        let (result, stop) = scope::scoped(&mut limits, || reader.read(&mut [0u8; 4]));
+        let reads = reader.inner.0;
+        (result, stop, reads, touched)
+    }
+
+    #[test]
+    fn a_passed_limit_stops_the_upload_before_its_source_is_read_again() {
+        let cancel = CancelHandle::new();
+        cancel.cancel();
+        let past = Instant::now().checked_sub(Duration::from_millis(1));
+        for (limits, expected) in [
+            (
+                Limits {
+                    cancel: Some(cancel),
+                    ..Limits::default()
+                },
+                Stop::Cancelled,
+            ),
+            (
+                Limits {
+                    deadline: past,
+                    ..Limits::default()
+                },
+                Stop::Timeout(TimeoutKind::Deadline),
+            ),
+            (
+                Limits {
+                    write_unit: past,
+                    ..Limits::default()
+                },
+                Stop::Timeout(TimeoutKind::Event),
+            ),
+        ] {
+            let (result, stop, reads, touched) = read_once(limits);
+            assert!(result.is_err(), "{expected:?}");
+            assert_eq!(stop, Some(expected));
+            assert_eq!((reads, touched), (0, false), "{expected:?}");
+        }
+        let (result, stop, reads, touched) = read_once(Limits::default());
+        assert_eq!((result.unwrap(), stop, reads, touched), (1, None, 1, true));
     }
 }

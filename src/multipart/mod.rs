@@ -157,6 +157,10 @@ impl FilePart {
 
     /// A file read once from any reader, of unknown size: the form has no `Content-Length` and cannot be
     /// sent twice (no retry).
+    ///
+    /// The reader is read on the caller's thread as the form is sent. A `read` of it that blocks (a pipe
+    /// whose writer went quiet) is outside every bound the client sets: the deadline, the timeouts and a
+    /// [`CancelHandle`](crate::CancelHandle) take effect as soon as it returns, not while it blocks.
     pub fn reader(reader: impl Read + Send + 'static) -> Self {
         FilePart::with_source(
             Source::Reader {
@@ -168,7 +172,8 @@ impl FilePart {
     }
 
     /// A file read once from a reader that yields exactly `len` bytes: the form has a `Content-Length`,
-    /// and reading the body fails if the reader yields fewer or more.
+    /// and reading the body fails if the reader yields fewer or more. Its reads are bounded as for
+    /// [`reader`](Self::reader): by the reader itself.
     pub fn reader_with_len(reader: impl Read + Send + 'static, len: u64) -> Self {
         FilePart::with_source(
             Source::Reader {
