@@ -250,6 +250,8 @@ fn read_capped(
                 return Ok(None);
             }
             let grown = data.len().saturating_mul(2).max(FIRST_READ).min(cap);
+            // Exactly: `resize` alone would grow the capacity by doubling (64 MiB + 1 -> 128 MiB).
+            data.reserve_exact(grown - data.len());
             data.resize(grown, 0);
         }
         match reader.read(&mut data[len..]) {

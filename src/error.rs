@@ -176,10 +176,12 @@ pub enum Error {
         limit: usize,
     },
 
-    /// One choice of the stream named more distinct tool calls (or one delta carried more tool-call
-    /// fragments) than the bound ([`ClientBuilder::max_tool_calls`](crate::ClientBuilder::max_tool_calls),
-    /// default 1,024).
-    #[error("a choice exceeded the limit of {limit} tool calls")]
+    /// One choice of the stream named more distinct tool calls (or one event carried more tool-call
+    /// fragments, all its choices together) than the bound
+    /// ([`ClientBuilder::max_tool_calls`](crate::ClientBuilder::max_tool_calls), default 1,024).
+    #[error(
+        "the stream exceeded the limit of {limit} tool calls (per choice, or fragments per event)"
+    )]
     TooManyToolCalls {
         /// The bound.
         limit: usize,

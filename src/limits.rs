@@ -10,15 +10,19 @@ pub const DEFAULT_MAX_ACCUMULATED_SIZE: usize = 64 * 1024 * 1024;
 /// OpenAI allows `n` up to 128; SiliconFlow sends one.
 pub const DEFAULT_MAX_CHOICES: usize = 1024;
 
-/// The default bound on the distinct tool calls of one choice (and the fragments of one delta): 1,024.
-/// Models call a handful of tools in parallel.
+/// The default bound on the distinct tool calls of one choice (and on the tool-call fragments of one event,
+/// all its choices together): 1,024. Models call a handful of tools in parallel, and servers send a
+/// fragment or a few per event.
 pub const DEFAULT_MAX_TOOL_CALLS: usize = 1024;
 
 /// What one stream, or one non-streamed body, may make the client hold in memory.
 ///
 /// With these bounds, the memory one stream holds is at most about five times `max_event_size` (the line
 /// and event being decoded, the deltas of one event, the latest usage) plus `max_accumulated_size`, which
-/// counts the accumulated text and the bookkeeping of every choice and tool call. A server that goes past
+/// counts the accumulated text and the bookkeeping of every choice and tool call as it is allocated. The
+/// deltas of one event are few whatever its size: at most `max_choices`, with at most `max_tool_calls`
+/// tool-call fragments among them (each about 100 bytes beyond its text; raising the two bounds raises
+/// what one event may cost accordingly). A server that goes past
 /// one fails the stream with a typed error ([`Error::EventTooLarge`](crate::Error::EventTooLarge),
 /// [`Error::AccumulatedTooLarge`](crate::Error::AccumulatedTooLarge),
 /// [`Error::TooManyChoices`](crate::Error::TooManyChoices),
@@ -41,13 +45,16 @@ pub struct StreamLimits {
     /// 8 MiB).
     pub max_event_size: usize,
     /// The bound on the text one stream accumulates (content, reasoning and tool-call arguments of every
-    /// choice, plus a fixed cost per choice and per tool call); `None` for none (default 64 MiB).
+    /// choice), plus its bookkeeping of choices and tool calls as allocated (about 280 bytes per choice and
+    /// 130 per tool call, up to about twice that as their lists grow by doubling); `None` for none (default
+    /// 64 MiB).
     pub max_accumulated_size: Option<usize>,
     /// The bound on the distinct choices of a stream and on the choice entries of one event (default
     /// 1,024).
     pub max_choices: usize,
-    /// The bound on the distinct tool calls of one choice and on the fragments of one delta (default
-    /// 1,024).
+    /// The bound on the distinct tool calls of one choice, and on the tool-call fragments of one event, all
+    /// its choices together (default 1,024). A choice's fragments merge into its calls by `index`, so
+    /// fragments are counted per event and calls per choice over the whole stream.
     pub max_tool_calls: usize,
 }
 
@@ -84,7 +91,8 @@ impl StreamLimits {
         self
     }
 
-    /// Sets the bound on distinct tool calls per choice (at least 1).
+    /// Sets the bound on distinct tool calls per choice, and on tool-call fragments per event (at least
+    /// 1).
     #[must_use]
     pub fn max_tool_calls(mut self, calls: usize) -> Self {
         self.max_tool_calls = calls.max(1);

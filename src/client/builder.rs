@@ -194,8 +194,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The bound on the text one stream accumulates, plus a fixed cost per choice and tool call
-    /// (default 64 MiB; `None`: none). Exceeding it fails the stream with [`Error::AccumulatedTooLarge`].
+    /// The bound on the text one stream accumulates, plus its bookkeeping of choices and tool calls as
+    /// allocated (default 64 MiB; `None`: none). Exceeding it fails the stream with [`Error::AccumulatedTooLarge`].
     #[must_use]
     pub fn max_accumulated_size(mut self, bytes: Option<usize>) -> Self {
         self.settings.limits = self.settings.limits.max_accumulated_size(bytes);
@@ -209,8 +209,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The bound on the distinct tool calls of one choice (default 1,024); past it,
-    /// [`Error::TooManyToolCalls`].
+    /// The bound on the distinct tool calls of one choice, and on the tool-call fragments of one event, all
+    /// its choices together (default 1,024); past it, [`Error::TooManyToolCalls`].
     #[must_use]
     pub fn max_tool_calls(mut self, calls: usize) -> Self {
         self.settings.limits = self.settings.limits.max_tool_calls(calls);

@@ -104,8 +104,8 @@ impl<R> ChatStream<R> {
         self.events
     }
 
-    /// The bytes the stream holds, as the accumulation bound counts them (text plus a fixed cost per choice
-    /// and tool call).
+    /// The bytes the stream holds, as the accumulation bound counts them: text, plus the bookkeeping of
+    /// choices and tool calls as allocated (the capacity of its lists, not just their length).
     pub fn held_bytes(&self) -> usize {
         self.acc.held()
     }

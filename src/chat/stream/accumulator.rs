@@ -4,6 +4,10 @@
 //! never overwrites a known id, type or name; arguments are concatenated raw); the latest usage replaces
 //! the previous one. [`Accumulator::admit`] checks a chunk's deltas against the [`StreamLimits`] before
 //! any of them is applied, so what the accumulator holds is always exactly what was handed out.
+//!
+//! The bound counts the bookkeeping as allocated, not at a fixed size per entry: the `Vec`s of choices,
+//! of tool calls and of their positions grow by doubling, reserved exactly ([`push`]), so `admit` knows
+//! beforehand the capacity a chunk leads to and counts it.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -18,11 +22,21 @@ use crate::redact::Redactor;
 
 use super::delta::ToolCallDelta;
 
-/// The bookkeeping one choice costs beyond its text, counted in the accumulation bound.
-const CHOICE_COST: usize = std::mem::size_of::<StreamChoice>() + 64;
+/// What one choice may allocate beyond its text and its entries in the accumulator's `Vec`s (counted
+/// apart, by capacity): the smallest allocation of each of its texts (8 bytes), a held-back `<think>` tag.
+const CHOICE_EXTRA: usize = 64;
 
-/// The bookkeeping one tool call costs beyond its text, counted in the accumulation bound.
-const TOOL_CALL_COST: usize = std::mem::size_of::<ToolCall>() + 32;
+/// What one tool call may allocate beyond its text and its entries in its choice's `Vec`s: the smallest
+/// allocation (8 bytes) of each of its four strings (id, type, name, arguments).
+const TOOL_CALL_EXTRA: usize = 32;
+
+/// The most one index out of place costs in a [`Positions`] map, its root node apart: a node of std's
+/// `BTreeMap<u32, usize>` takes at most 240 bytes (144 for a leaf), and every node but the root holds at
+/// least 5 entries.
+const MAP_ENTRY_COST: usize = 48;
+
+/// The root node of a [`Positions`] map, at most (an internal node).
+const MAP_ROOT_COST: usize = 240;
 
 /// Everything accumulated for one choice of a stream.
 #[derive(Clone, PartialEq, Default)]
@@ -104,7 +118,7 @@ impl StreamChoice {
         let position = match self.tool_positions.find(fragment.index) {
             Some(position) => position,
             None => {
-                self.tool_calls.push(ToolCall::default());
+                push(&mut self.tool_calls, ToolCall::default());
                 self.tool_positions.insert(fragment.index)
             }
         };
@@ -297,18 +311,22 @@ impl Accumulator {
         match self.positions.find(index) {
             Some(position) => position,
             None => {
-                self.choices.push(StreamChoice {
-                    index,
-                    ..StreamChoice::default()
-                });
+                push(
+                    &mut self.choices,
+                    StreamChoice {
+                        index,
+                        ..StreamChoice::default()
+                    },
+                );
                 self.positions.insert(index)
             }
         }
     }
 
     /// Checks that applying one chunk's deltas keeps the stream within `limits`: distinct choices, distinct
-    /// tool calls per choice, and the bytes held (text plus bookkeeping). When they fit, counts them as
-    /// held; when not, nothing is applied and the stream fails with the limit's error.
+    /// tool calls per choice, and the bytes held (text plus bookkeeping, as it will be allocated). When
+    /// they fit, counts them as held; when not, nothing is applied and the stream fails with the limit's
+    /// error.
     pub(crate) fn admit<'d, I>(
         &mut self,
         deltas: I,
@@ -337,36 +355,52 @@ impl Accumulator {
         limits: &StreamLimits,
     ) -> Result<(), Error> {
         let mut added = 0usize;
-        // What this chunk would create.
-        let mut new_choices: HashSet<u32> = HashSet::new();
+        // What this chunk would create: choices (with how many of them sit out of place), and per choice,
+        // tool calls.
+        let (mut new_choices, mut choices_elsewhere) = (HashSet::new(), 0);
         let mut new_calls: HashSet<(u32, u32)> = HashSet::new();
-        let mut new_calls_per_choice: HashMap<u32, usize> = HashMap::new();
+        let mut growth: HashMap<u32, NewCalls> = HashMap::new();
         for delta in deltas {
             added = added.saturating_add(delta.bytes);
             let existing = self.positions.find(delta.index).map(|p| &self.choices[p]);
             if existing.is_none() && !new_choices.contains(&delta.index) {
-                if self.choices.len() + new_choices.len() >= limits.max_choices {
+                let position = self.choices.len() + new_choices.len();
+                if position >= limits.max_choices {
                     return Err(Error::TooManyChoices {
                         limit: limits.max_choices,
                     });
                 }
+                choices_elsewhere += usize::from(position != delta.index as usize);
                 new_choices.insert(delta.index);
-                added = added.saturating_add(CHOICE_COST);
             }
             for call in delta.tool_calls {
                 let known = existing.is_some_and(|c| c.tool_positions.find(call.index).is_some());
                 if known || !new_calls.insert((delta.index, call.index)) {
                     continue;
                 }
-                let count = new_calls_per_choice.entry(delta.index).or_insert(0);
-                *count += 1;
-                if existing.map_or(0, |c| c.tool_calls.len()) + *count > limits.max_tool_calls {
+                let new = growth.entry(delta.index).or_default();
+                let position = existing.map_or(0, |c| c.tool_calls.len()) + new.calls;
+                if position >= limits.max_tool_calls {
                     return Err(Error::TooManyToolCalls {
                         limit: limits.max_tool_calls,
                     });
                 }
-                added = added.saturating_add(TOOL_CALL_COST);
+                new.elsewhere += usize::from(position != call.index as usize);
+                new.calls += 1;
             }
+        }
+        let choices = new_choices.len();
+        added = added
+            .saturating_add(vec_growth::<StreamChoice>(
+                self.choices.len(),
+                self.choices.capacity(),
+                choices,
+            ))
+            .saturating_add(self.positions.growth(choices, choices_elsewhere))
+            .saturating_add(choices.saturating_mul(CHOICE_EXTRA));
+        for (index, new) in &growth {
+            let existing = self.positions.find(*index).map(|p| &self.choices[p]);
+            added = added.saturating_add(calls_growth(existing, new));
         }
         self.hold(added, metadata, limits)
     }
@@ -401,6 +435,52 @@ impl Accumulator {
     }
 }
 
+/// The tool calls one chunk adds to a choice, and how many of them sit out of place.
+#[derive(Debug, Default)]
+struct NewCalls {
+    calls: usize,
+    elsewhere: usize,
+}
+
+/// The bytes a choice (`None`: a new one) allocates for `new` tool calls.
+fn calls_growth(choice: Option<&StreamChoice>, new: &NewCalls) -> usize {
+    let (len, capacity) = choice.map_or((0, 0), |c| (c.tool_calls.len(), c.tool_calls.capacity()));
+    let positions = match choice {
+        Some(c) => c.tool_positions.growth(new.calls, new.elsewhere),
+        None => Positions::default().growth(new.calls, new.elsewhere),
+    };
+    vec_growth::<ToolCall>(len, capacity, new.calls)
+        .saturating_add(positions)
+        .saturating_add(new.calls.saturating_mul(TOOL_CALL_EXTRA))
+}
+
+/// The capacity a `Vec` of `capacity` grows to through [`push`] to hold `needed` entries: it doubles,
+/// from 1.
+fn grown(capacity: usize, needed: usize) -> usize {
+    let mut capacity = capacity;
+    while capacity < needed {
+        capacity = capacity.saturating_mul(2).max(1);
+    }
+    capacity
+}
+
+/// The bytes a `Vec<T>` of `len` entries in `capacity` allocates anew when `new` more are pushed through
+/// [`push`].
+fn vec_growth<T>(len: usize, capacity: usize, new: usize) -> usize {
+    let needed = len.saturating_add(new);
+    (grown(capacity, needed) - capacity).saturating_mul(std::mem::size_of::<T>())
+}
+
+/// Pushes `value` onto one of the accumulator's `Vec`s, growing it to the capacity [`grown`] names (and
+/// no more: reserved exactly), which is what [`Accumulator::admit`] counted.
+fn push<T>(vec: &mut Vec<T>, value: T) {
+    if vec.len() == vec.capacity() {
+        let capacity = grown(vec.capacity(), vec.len().saturating_add(1));
+        vec.reserve_exact(capacity - vec.len());
+    }
+    vec.push(value);
+}
+
 /// Where each wire `index` (of a choice, or of a tool call) sits in a `Vec`, in order of first appearance.
 ///
 /// Servers number from 0 in order, so the position usually equals the index: one comparison, no search.
@@ -424,11 +504,23 @@ impl Positions {
     /// Records a new index (not yet present) and returns its position.
     fn insert(&mut self, index: u32) -> usize {
         let position = self.indices.len();
-        self.indices.push(index);
+        push(&mut self.indices, index);
         if position != index as usize {
             self.elsewhere.insert(index, position);
         }
         position
+    }
+
+    /// The bytes recording `new` more indices, `elsewhere` of them out of place, allocates.
+    fn growth(&self, new: usize, elsewhere: usize) -> usize {
+        let map = match elsewhere {
+            0 => 0,
+            _ if self.elsewhere.is_empty() => MAP_ROOT_COST,
+            _ => 0,
+        };
+        vec_growth::<u32>(self.indices.len(), self.indices.capacity(), new)
+            .saturating_add(map)
+            .saturating_add(elsewhere.saturating_mul(MAP_ENTRY_COST))
     }
 }
 
@@ -445,4 +537,98 @@ pub(crate) fn set_text(slot: &mut String, value: &str) {
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::stream::ChatStream;
+
+    /// The bookkeeping as allocated: the capacities of the `Vec`s, the maps at the cost counted for them.
+    fn allocated(acc: &Accumulator) -> usize {
+        let positions = |p: &Positions| {
+            p.indices.capacity() * 4 + Positions::default().growth(0, p.elsewhere.len())
+        };
+        let calls: usize = acc
+            .choices
+            .iter()
+            .map(|c| {
+                c.tool_calls.capacity() * std::mem::size_of::<ToolCall>()
+                    + c.tool_calls.len() * TOOL_CALL_EXTRA
+                    + positions(&c.tool_positions)
+            })
+            .sum();
+        acc.choices.capacity() * std::mem::size_of::<StreamChoice>()
+            + acc.choices.len() * CHOICE_EXTRA
+            + positions(&acc.positions)
+            + calls
+    }
+
+    /// An event's choices: each an index and the indices of its tool-call fragments.
+    type Event = Vec<(u32, Vec<u32>)>;
+
+    /// One event: each choice a delta of tool-call fragments (indices only: no text).
+    fn event(choices: &[(u32, Vec<u32>)]) -> String {
+        let choices: Vec<String> = choices
+            .iter()
+            .map(|(index, calls)| {
+                let calls: Vec<String> =
+                    calls.iter().map(|c| format!("{{\"index\":{c}}}")).collect();
+                format!(
+                    "{{\"index\":{index},\"delta\":{{\"tool_calls\":[{}]}}}}",
+                    calls.join(",")
+                )
+            })
+            .collect();
+        format!("data: {{\"choices\":[{}]}}\n\n", choices.join(","))
+    }
+
+    #[test]
+    fn the_bound_counts_the_bookkeeping_as_it_is_allocated() {
+        let shapes: Vec<Vec<Event>> = vec![
+            // One call, then more in order, one event at a time.
+            (0..40).map(|t| vec![(0, vec![t])]).collect(),
+            // Calls out of order, and the same ones again.
+            vec![
+                vec![(0, (0..100).rev().collect())],
+                vec![(0, (0..100).collect())],
+                vec![(0, vec![1_000_000, 5, 1_000_000])],
+            ],
+            // Choices out of order, calls from far away, two deltas of one choice in one event.
+            vec![
+                vec![(7, vec![3, 2]), (7, vec![2, 9]), (2, vec![])],
+                vec![(0, (1_000..1_513).collect()), (1_000, vec![0])],
+            ],
+            // Many choices in one event, then more.
+            vec![
+                (0..300).map(|c| (c, vec![0])).collect(),
+                (300..700).map(|c| (c * 3, vec![])).collect(),
+            ],
+        ];
+        for events in shapes {
+            let body: String = events.iter().map(|e| event(e)).collect();
+            let mut stream = ChatStream::from_reader(body.as_bytes());
+            stream.by_ref().for_each(drop);
+            assert!(!stream.acc.choices.is_empty());
+            assert_eq!(stream.acc.held(), allocated(&stream.acc), "{events:?}");
+        }
+    }
+
+    #[test]
+    fn the_accumulator_grows_by_doubling_from_one() {
+        assert_eq!(grown(0, 0), 0);
+        assert_eq!(grown(0, 1), 1);
+        assert_eq!(grown(1, 2), 2);
+        assert_eq!(grown(4, 5), 8);
+        assert_eq!(grown(3, 513), 768);
+        assert_eq!(grown(usize::MAX / 2 + 1, usize::MAX), usize::MAX);
+        let mut vec = Vec::new();
+        for n in 1..=100u32 {
+            let before = vec.capacity();
+            let counted = vec_growth::<u32>(vec.len(), before, 1);
+            push(&mut vec, n);
+            assert_eq!(vec.capacity(), grown(before, n as usize));
+            assert_eq!((vec.capacity() - before) * 4, counted);
+        }
+    }
 }

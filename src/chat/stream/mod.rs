@@ -174,8 +174,8 @@ impl<R: BufRead> ChatStream<R> {
     }
 
     /// Bounds the text the stream may accumulate (content, reasoning and tool-call arguments of every
-    /// choice, plus a fixed cost per choice and tool call); `None` for no bound. Exceeding it is
-    /// [`Error::AccumulatedTooLarge`].
+    /// choice, plus the bookkeeping of choices and tool calls as allocated); `None` for no bound.
+    /// Exceeding it is [`Error::AccumulatedTooLarge`].
     #[must_use]
     pub fn with_max_accumulated_size(mut self, max: Option<usize>) -> Self {
         self.limits.max_accumulated_size = max;
@@ -394,6 +394,17 @@ impl<R: BufRead> ChatStream<R> {
         }
     }
 
+    /// After an error the stream is over: the buffers chunks were parsed into are released (what was
+    /// accumulated stays readable), unless deltas are still to be handed out (text held back as a
+    /// possible `<think>` tag, released at a cut).
+    fn release_buffers(&mut self) {
+        if self.cursor >= self.ready.len() {
+            self.ready = Deltas::default();
+            self.cursor = 0;
+        }
+        self.scratch = String::new();
+    }
+
     /// Runs the event hook if an event arrived since it last ran.
     fn run_event_hook(&mut self) {
         if self.hook_due {
@@ -464,6 +475,7 @@ impl<R: BufRead> ChatStream<R> {
             let result = self.advance();
             if result.is_err() {
                 self.state = State::Ended(StreamEnd::Failed);
+                self.release_buffers();
             }
             if self.state != State::Streaming {
                 self.timings.total = Some(self.started.elapsed());

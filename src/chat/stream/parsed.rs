@@ -37,15 +37,16 @@ impl WireDelta {
 }
 
 impl WireDelta {
-    /// Empties the delta in place, keeping what it has allocated (a fresh one moved into place costs a
-    /// `memcpy` call).
+    /// Empties the delta in place, releasing what it owns (a fresh one moved into place costs a `memcpy`
+    /// call). Its tool-call fragments go too: the parser builds a new `Vec` for every delta that has some,
+    /// so a kept one would only be memory held for nothing.
     fn reset(&mut self) {
         self.index = 0;
         self.choice = 0;
         self.role = None;
         self.content = None;
         self.reasoning_content = None;
-        self.tool_calls.clear();
+        self.tool_calls = Vec::new();
         self.finish_reason = None;
         self.logprobs = None;
     }
@@ -53,6 +54,10 @@ impl WireDelta {
 
 /// The deltas of one chunk, in slots reused from chunk to chunk: a slot is reset in place, not dropped
 /// and built again (moving a delta into or out of a `Vec` is a `memcpy` call each way, on every chunk).
+///
+/// A slot is reset as it leaves the deltas ([`clear`](Self::clear), [`truncate`](Self::truncate)), so the
+/// slots past [`len`](Self::len) own nothing: what a chunk's deltas held is released when they are
+/// dropped, not kept until another chunk as wide reuses their slots.
 #[derive(Debug, Default)]
 pub(crate) struct Deltas {
     slots: Vec<WireDelta>,
@@ -61,7 +66,7 @@ pub(crate) struct Deltas {
 
 impl Deltas {
     pub(crate) fn clear(&mut self) {
-        self.len = 0;
+        self.truncate(0);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -72,8 +77,14 @@ impl Deltas {
         self.len == 0
     }
 
+    /// Keeps the first `len` deltas; the others are reset.
     pub(crate) fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        if len < self.len {
+            for slot in &mut self.slots[len..self.len] {
+                slot.reset();
+            }
+            self.len = len;
+        }
     }
 
     /// A new, empty delta at the end.
@@ -82,9 +93,8 @@ impl Deltas {
             self.slots.push(WireDelta::default());
         }
         self.len += 1;
-        let slot = &mut self.slots[self.len - 1];
-        slot.reset();
-        slot
+        // Empty already: the slots past `len` were reset as they left.
+        &mut self.slots[self.len - 1]
     }
 
     pub(crate) fn push(&mut self, delta: WireDelta) {
@@ -97,5 +107,32 @@ impl Deltas {
 
     pub(crate) fn as_mut_slice(&mut self) -> &mut [WireDelta] {
         &mut self.slots[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_emptied_as_they_leave() {
+        let mut deltas = Deltas::default();
+        for _ in 0..3 {
+            let slot = deltas.push_slot();
+            slot.tool_calls = vec![ToolCallDelta::default(); 100];
+            slot.role = Some(Role::Assistant);
+        }
+        deltas.truncate(1);
+        assert_eq!(deltas.len(), 1);
+        assert_eq!(deltas.as_slice()[0].tool_calls.len(), 100);
+        assert!(deltas
+            .slots
+            .iter()
+            .skip(1)
+            .all(|s| s.tool_calls.capacity() == 0 && s.role.is_none()));
+        deltas.clear();
+        assert!(deltas.slots.iter().all(|s| s.tool_calls.capacity() == 0));
+        // A slot taken again is empty.
+        assert!(deltas.push_slot().tool_calls.is_empty());
     }
 }

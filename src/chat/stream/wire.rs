@@ -5,9 +5,9 @@
 //! chunk allocates nothing in the common case. The reading is as lenient as openai-python's (Python's
 //! `json`): a key given twice keeps its last value, and a lone UTF-16 surrogate escape becomes U+FFFD (see
 //! [`Text`]). It is also bounded: a
-//! chunk with more choice entries than `max_choices`, or a delta with more tool-call fragments than
-//! `max_tool_calls`, is refused as soon as the parser reaches the entry past the bound, before anything is
-//! built for it.
+//! chunk with more choice entries than `max_choices`, or more tool-call fragments than `max_tool_calls`
+//! (all its choices together), is refused as soon as the parser reaches the entry past the bound, before
+//! anything is built for it.
 
 use std::fmt;
 
@@ -38,8 +38,45 @@ pub(crate) enum ChunkFailure {
     Json(serde_json::Error),
     /// It has more choice entries than the bound.
     TooManyChoices,
-    /// One of its deltas has more tool-call fragments than the bound.
+    /// Its deltas have more tool-call fragments than the bound, all together.
     TooManyToolCalls,
+}
+
+/// The bounds one chunk is read within, and what it has used of them so far.
+pub(crate) struct Bounds {
+    max_choices: usize,
+    max_tool_calls: usize,
+    /// The tool-call fragments the chunk's deltas hold so far, all choices together.
+    fragments: usize,
+    /// Why the chunk was refused, when a bound stopped it.
+    refused: Option<ChunkFailure>,
+}
+
+impl Bounds {
+    fn new(limits: &StreamLimits) -> Self {
+        Bounds {
+            max_choices: limits.max_choices,
+            max_tool_calls: limits.max_tool_calls,
+            fragments: 0,
+            refused: None,
+        }
+    }
+
+    /// Counts one more fragment; `false` when that is one past the bound (the chunk is then refused).
+    pub(crate) fn fragment(&mut self) -> bool {
+        if self.fragments >= self.max_tool_calls {
+            self.refused = Some(ChunkFailure::TooManyToolCalls);
+            return false;
+        }
+        self.fragments += 1;
+        true
+    }
+
+    /// Stops counting `n` fragments that were read and then dropped (a key given twice keeps its last
+    /// value).
+    pub(crate) fn forget(&mut self, n: usize) {
+        self.fragments = self.fragments.saturating_sub(n);
+    }
 }
 
 /// The buffers one chunk is parsed into, reused from chunk to chunk.
@@ -72,7 +109,7 @@ pub(super) fn parse_chunk_general<'a>(
 ) -> Result<ChunkKind<'a>, ChunkFailure> {
     let Buffers { deltas, scratch } = into;
     let before = deltas.len();
-    let mut refused = None;
+    let mut bounds = Bounds::new(limits);
     let mut deserializer = serde_json::Deserializer::from_str(data);
     let parsed = ChunkSeed {
         deltas: &mut *deltas,
@@ -82,8 +119,7 @@ pub(super) fn parse_chunk_general<'a>(
             raw: false,
         },
         before,
-        limits,
-        refused: &mut refused,
+        bounds: &mut bounds,
     }
     .deserialize(&mut deserializer)
     .and_then(|kind| deserializer.end().map(|()| kind));
@@ -91,7 +127,7 @@ pub(super) fn parse_chunk_general<'a>(
         Ok(kind) => Ok(kind),
         Err(error) => {
             deltas.truncate(before);
-            Err(refused.unwrap_or(ChunkFailure::Json(error)))
+            Err(bounds.refused.unwrap_or(ChunkFailure::Json(error)))
         }
     }
 }
@@ -105,7 +141,7 @@ pub(super) fn parse_choices(
     scratch: &mut String,
     limits: &StreamLimits,
 ) -> Option<()> {
-    let mut refused = None;
+    let mut bounds = Bounds::new(limits);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     ChoicesSeed {
         deltas,
@@ -114,8 +150,7 @@ pub(super) fn parse_choices(
             scratch,
             raw: true,
         },
-        limits,
-        refused: &mut refused,
+        bounds: &mut bounds,
     }
     .deserialize(&mut deserializer)
     .ok()?;
@@ -202,8 +237,7 @@ struct ChunkSeed<'s, 'de> {
     texts: Texts<'s, 'de>,
     /// Where this chunk's deltas start.
     before: usize,
-    limits: &'s StreamLimits,
-    refused: &'s mut Option<ChunkFailure>,
+    bounds: &'s mut Bounds,
 }
 
 #[derive(Deserialize)]
@@ -255,11 +289,11 @@ impl<'de> Visitor<'de> for ChunkSeed<'_, 'de> {
                     // A second `choices` replaces the first, as in Python's `json`.
                     choices = true;
                     self.deltas.truncate(self.before);
+                    self.bounds.fragments = 0;
                     map.next_value_seed(ChoicesSeed {
                         deltas: &mut *self.deltas,
                         texts: self.texts.reborrow(),
-                        limits: self.limits,
-                        refused: &mut *self.refused,
+                        bounds: &mut *self.bounds,
                     })?;
                 }
                 ChunkField::Usage => {
@@ -285,8 +319,7 @@ impl<'de> Visitor<'de> for ChunkSeed<'_, 'de> {
 struct ChoicesSeed<'s, 'de> {
     deltas: &'s mut Deltas,
     texts: Texts<'s, 'de>,
-    limits: &'s StreamLimits,
-    refused: &'s mut Option<ChunkFailure>,
+    bounds: &'s mut Bounds,
 }
 
 impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_, 'de> {
@@ -319,10 +352,10 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let mut entries = 0;
         loop {
-            if entries == self.limits.max_choices {
+            if entries == self.bounds.max_choices {
                 // One more entry is one too many; the array's end is fine.
                 if seq.next_element::<IgnoredAny>()?.is_some() {
-                    *self.refused = Some(ChunkFailure::TooManyChoices);
+                    self.bounds.refused = Some(ChunkFailure::TooManyChoices);
                     return Err(serde::de::Error::custom("too many choices"));
                 }
                 return Ok(());
@@ -330,8 +363,7 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
             let seed = ChoiceSeed {
                 deltas: &mut *self.deltas,
                 texts: self.texts.reborrow(),
-                limits: self.limits,
-                refused: &mut *self.refused,
+                bounds: &mut *self.bounds,
             };
             if seq.next_element_seed(seed)?.is_none() {
                 return Ok(());
@@ -345,8 +377,7 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_, 'de> {
 struct ChoiceSeed<'s, 'de> {
     deltas: &'s mut Deltas,
     texts: Texts<'s, 'de>,
-    limits: &'s StreamLimits,
-    refused: &'s mut Option<ChunkFailure>,
+    bounds: &'s mut Bounds,
 }
 
 impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
@@ -356,8 +387,7 @@ impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
         deserializer.deserialize_map(ChoiceVisitor {
             delta: self.deltas.push_slot(),
             texts: self.texts,
-            limits: self.limits,
-            refused: self.refused,
+            bounds: self.bounds,
         })
     }
 }
@@ -366,8 +396,7 @@ impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_, 'de> {
 struct ChoiceVisitor<'s, 'de> {
     delta: &'s mut WireDelta,
     texts: Texts<'s, 'de>,
-    limits: &'s StreamLimits,
-    refused: &'s mut Option<ChunkFailure>,
+    bounds: &'s mut Bounds,
 }
 
 #[derive(Deserialize)]
@@ -400,8 +429,7 @@ impl<'de> Visitor<'de> for ChoiceVisitor<'_, 'de> {
                     map.next_value_seed(DeltaSeed {
                         delta: &mut *self.delta,
                         texts: self.texts.reborrow(),
-                        limits: self.limits,
-                        refused: &mut *self.refused,
+                        bounds: &mut *self.bounds,
                     })?;
                 }
                 ChoiceField::Text => self.delta.content = non_empty(self.texts.next(&mut map)?),
@@ -430,8 +458,7 @@ impl<'de> Visitor<'de> for ChoiceVisitor<'_, 'de> {
 struct DeltaSeed<'s, 'de> {
     delta: &'s mut WireDelta,
     texts: Texts<'s, 'de>,
-    limits: &'s StreamLimits,
-    refused: &'s mut Option<ChunkFailure>,
+    bounds: &'s mut Bounds,
 }
 
 #[derive(Deserialize)]
@@ -452,6 +479,13 @@ impl DeltaSeed<'_, '_> {
         self.delta.role = None;
         self.delta.content = None;
         self.delta.reasoning_content = None;
+        self.drop_tool_calls();
+    }
+
+    /// Drops the delta's tool-call fragments (a second `delta` or `tool_calls` key replaces them), which
+    /// then no longer count against the chunk's bound.
+    fn drop_tool_calls(&mut self) {
+        self.bounds.forget(self.delta.tool_calls.len());
         self.delta.tool_calls = Vec::new();
     }
 }
@@ -496,9 +530,9 @@ impl<'de> Visitor<'de> for DeltaSeed<'_, 'de> {
                 }
                 DeltaField::Reasoning => reasoning = non_empty(self.texts.next(&mut map)?),
                 DeltaField::ToolCalls => {
+                    self.drop_tool_calls();
                     self.delta.tool_calls = map.next_value_seed(ToolCallsSeed {
-                        limits: self.limits,
-                        refused: &mut *self.refused,
+                        bounds: &mut *self.bounds,
                     })?;
                 }
                 DeltaField::Other => {

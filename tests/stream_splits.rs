@@ -1,6 +1,6 @@
-//! Review 2: `ChatStream::next_ref` against the `Iterator` (and the two mixed) at every read split, and
-//! no read-ahead at any split: the delta of an event is in hand before the reader is asked for a byte of
-//! the next one.
+//! `ChatStream::next_ref` against the `Iterator` (and the two mixed) at every read split, and no
+//! read-ahead at any split: the delta of an event is in hand before the reader is asked for a byte of
+//! the next one. (Written by review 2; it held.)
 
 mod common;
 

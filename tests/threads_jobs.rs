@@ -1,8 +1,8 @@
-//! Review 2: the composite calls (a batch job from start to results, a video job from submit to
-//! download) stay on the caller's thread: their pauses, polls, uploads and downloads through URLs and
-//! ids, with a `localhost` host, every timeout, a deadline and a cancel handle. (`tests/threads.rs`
-//! covers each endpoint alone, not these flows.) A single test in this file, so no other test's threads
-//! count.
+//! The composite calls (a batch job from start to results, a video job from submit to download) stay
+//! on the caller's thread: their pauses, polls, uploads and downloads through URLs and ids, with a
+//! `localhost` host, every timeout, a deadline and a cancel handle. (`tests/threads.rs` covers each
+//! endpoint alone, not these flows.) A single test in this file, so no other test's threads count.
+//! (Written by review 2; it held.)
 
 mod common;
 

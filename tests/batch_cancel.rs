@@ -1,12 +1,7 @@
-//! Review 2: after a `CancelHandle` ends a batch job's wait, the job cannot be cancelled on the server
-//! or waited on again.
-//!
-//! `BatchJob::wait` docs: "The pauses are on this thread, ended at once by a CancelHandle of the client
-//! (`Error::Cancelled`; the batch goes on on the server: `BatchJob::cancel` stops it). [...] Whatever
-//! ends the wait, `batch` holds the last state seen, and waiting again resumes." The job keeps the
-//! client it was started with, cancelled handle included, and a handle "stays cancelled: requests
-//! started with it afterwards fail at once": `job.cancel()` and a second `wait` fail with `Cancelled`
-//! without a request, and `BatchJob` has no way to take another client.
+//! After a `CancelHandle` stopped a batch job's wait, `BatchJob::cancel` still goes out (it is sent
+//! without the handle), and `BatchJob::with_client` gives a job that can refresh and wait again; the
+//! job's own client keeps its cancelled handle. Review 2 found the batch could no longer be stopped on
+//! the server.
 
 mod common;
 

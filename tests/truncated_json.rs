@@ -1,10 +1,7 @@
-//! Review 2: a JSON answer that ends in a backslash panics the client.
-//!
-//! README: "Every failure is a variant of `siliconflow::Error`; none is a panic"; DESIGN: "no panics on
-//! anything a server sends". `json::replace_lone_surrogates` (run on every JSON answer that fails its
-//! first parse) steps two bytes past a backslash that is not `\u`; when that backslash is the body's last
-//! byte the next `&bytes[i..]` is out of range: `range start index N+1 out of range for slice of length N`
-//! at src/json.rs. A body cut right after a backslash (a proxy's truncation, a hostile server) is enough.
+//! A JSON answer cut right after a backslash (a proxy's truncation, a hostile server) is an error, never a
+//! panic, on every JSON path (chat, a stream answered with JSON, completion, models, embeddings, the
+//! envelope reader's bare answer). Review 2 found `json::replace_lone_surrogates` indexing one past the
+//! end there; `json`'s unit tests now cut escaped documents at every byte.
 
 mod common;
 

@@ -1,13 +1,7 @@
-//! Review 2: pieces of the API key left by cuts made before scrubbing, on paths the first review's
-//! `redaction_edges.rs` does not reach.
-//!
-//! README "Failures": the key echoed by a server "has it replaced by `<redacted>` in every form it may
-//! take ... and always before anything is cut to size, so no cut leaves a piece of it."
-//!
-//! `ApiError::parse` cuts its `body` to 64 KiB. `api_error` (the HTTP error path) scrubs first and cuts
-//! after; but SiliconFlow's failure envelopes (`envelope::failure`) and the batch result lines
-//! (`batches::output::line_error` / `response_result`) call `ApiError::parse` on the raw text and the
-//! client scrubs the cut result afterwards, when a key cut in two is no longer recognised.
+//! The key is scrubbed before anything is cut (README, Failures), on the paths `redaction_edges.rs` does
+//! not reach: SiliconFlow's failure envelopes and batch result lines, whose bodies are kept cut to
+//! 64 KiB, and a batch result's metadata (its line's request id). Review 2 found a 30-character prefix
+//! of the key left by cuts made before scrubbing there.
 
 mod common;
 

@@ -1,14 +1,17 @@
-//! Review 2: memory past the README bound ("One stream, or one non-streamed answer, grows the process by
+//! Memory at the edges of the README bound ("One stream, or one non-streamed answer, grows the process by
 //! at most about five times `max_event_size` [...] plus `max_accumulated_size`"), measured with a
-//! counting allocator as `tests/memory.rs` does. One measurement at a time (`serial`).
+//! counting allocator as `tests/memory.rs` does. One measurement at a time (`serial`). Regression tests
+//! for review 2's findings, each over the bound before its fix:
 //!
-//! - one event of 1,024 choices of 1,024 `{}` tool-call fragments (3 MiB): every fragment becomes a
-//!   ~100-byte `ToolCallDelta` before any bound but the per-list ones is checked (a stream has no nested
-//!   total like the JSON answers' 10,000 entries), and the failed stream keeps them in its delta slots;
-//! - tool-call bookkeeping counted at a fixed size while the `Vec`s it lives in double;
-//! - `speech_bytes` past its 64 MiB limit (the read buffer doubles to 128 MiB);
-//! - one batch result line (copies of an 8 MiB line alive together);
-//! - held: a streaming request answered with a whole 8 MiB JSON completion.
+//! - one event of 1,024 choices of 1,024 `{}` tool-call fragments (3 MiB): every fragment became a
+//!   ~100-byte `ToolCallDelta` before a bound was checked, and the failed stream kept them in its delta
+//!   slots (131 MiB peak, 104 MiB retained). Now `max_tool_calls` bounds the fragments of one event, all
+//!   choices together, and a failed stream releases its parse buffers;
+//! - tool-call bookkeeping counted at a fixed size while the `Vec`s it lives in double (112 MiB for a
+//!   64 MiB bound). Now the accumulation bound counts capacity as allocated;
+//! - `speech_bytes` past its 64 MiB limit, both framings (the read buffer doubled to 128 MiB);
+//! - one batch result line (copies of an 8 MiB line alive together: 62 MiB, now 38);
+//! - held before and after: a streaming request answered with a whole 8 MiB JSON completion.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -175,16 +178,44 @@ fn tool_call_bookkeeping_is_counted_at_its_real_size() {
     );
 }
 
-/// `speech_bytes` reads up to 64 MiB (`MAX_SPEECH_BYTES`) with `take(limit + 1).read_to_end`: the `Vec`
-/// doubles past 64 MiB to take the one byte that proves the body too large, so 64 MiB + 1 bytes of
-/// "audio" allocate 128 MiB before `BodyTooLarge` (README: one non-streamed answer grows the process
-/// by at most about 5 x `max_event_size` + `max_accumulated_size`, 104 MiB by default).
+/// `speech_bytes` past its 64 MiB limit (`MAX_SPEECH_BYTES`), with both framings: an announced
+/// `Content-Length` over the limit fails before anything is read, and a chunked body is read into a buffer
+/// whose growth is capped at the limit and a byte (before the fix, `take(limit + 1).read_to_end` doubled
+/// the `Vec` to 128 MiB to take the byte that proves the body too large; README: one non-streamed answer
+/// grows the process by at most about 5 x `max_event_size` + `max_accumulated_size`, 104 MiB by default).
 #[test]
 fn speech_bytes_past_its_limit_stays_within_the_memory_bound() {
-    use std::io::Write;
     let _serial = serial();
     let audio = std::sync::Arc::new(vec![7u8; 64 * MIB + 1]);
-    let served = std::sync::Arc::clone(&audio);
+    for chunked in [false, true] {
+        let (result, peak) = speech_peak(std::sync::Arc::clone(&audio), chunked);
+        eprintln!(
+            "speech_bytes of 64 MiB + 1 (chunked: {chunked}): {:?}; peak heap growth {} MiB",
+            result.as_ref().map(|b| b.data.len()),
+            peak / MIB
+        );
+        assert!(
+            matches!(result, Err(Error::BodyTooLarge { .. })),
+            "chunked {chunked}: {:?}",
+            result.map(|b| b.data.len())
+        );
+        let bound = 5 * MAX_EVENT + 64 * MIB;
+        assert!(
+            peak <= bound,
+            "chunked {chunked}: peak heap growth {} MiB over the README bound {} MiB",
+            peak / MIB,
+            bound / MIB
+        );
+    }
+}
+
+/// Serves `audio` once to a `speech_bytes` call, with a `Content-Length` or chunked; returns the call's
+/// result and the heap's peak growth during it.
+fn speech_peak(
+    audio: std::sync::Arc<Vec<u8>>,
+    chunked: bool,
+) -> (Result<siliconflow::DownloadedBytes, Error>, usize) {
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/v1", listener.local_addr().unwrap());
     let server = std::thread::spawn(move || {
@@ -206,16 +237,28 @@ fn speech_bytes_past_its_limit_stays_within_the_memory_bound() {
         let mut body = vec![0; length];
         std::io::Read::read_exact(&mut reader, &mut body).unwrap();
         let mut out = stream;
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_string()
+        } else {
+            format!("Content-Length: {}", audio.len())
+        };
         let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            served.len()
+            "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\n{framing}\r\nConnection: close\r\n\r\n"
         );
         let _ = out.write_all(head.as_bytes());
-        for block in served.chunks(64 * 1024) {
-            if out.write_all(block).is_err() {
+        for block in audio.chunks(64 * 1024) {
+            let written = if chunked {
+                out.write_all(format!("{:x}\r\n", block.len()).as_bytes())
+                    .and_then(|()| out.write_all(block))
+                    .and_then(|()| out.write_all(b"\r\n"))
+            } else {
+                out.write_all(block)
+            };
+            if written.is_err() {
                 return;
             }
         }
+        let _ = out.write_all(if chunked { &b"0\r\n\r\n"[..] } else { b"" });
     });
     let client = siliconflow::Client::builder()
         .api_key("sk-test-memory-0123456789")
@@ -228,24 +271,7 @@ fn speech_bytes_past_its_limit_stays_within_the_memory_bound() {
     let result = client.speech_bytes(&siliconflow::SpeechRequest::new("m", "hi"));
     let peak = PEAK.load(Ordering::SeqCst) - base_heap;
     server.join().unwrap();
-    drop(audio);
-    eprintln!(
-        "speech_bytes of 64 MiB + 1: {:?}; peak heap growth {} MiB",
-        result.as_ref().map(|b| b.data.len()),
-        peak / MIB
-    );
-    assert!(
-        matches!(result, Err(Error::BodyTooLarge { .. })),
-        "{:?}",
-        result.map(|b| b.data.len())
-    );
-    let bound = 5 * MAX_EVENT + 64 * MIB;
-    assert!(
-        peak <= bound,
-        "peak heap growth {} MiB over the README bound {} MiB",
-        peak / MIB,
-        bound / MIB
-    );
+    (result, peak)
 }
 
 /// One batch result line under `max_event_size` (8 MiB) whose `response.body` is a completion sent as
