@@ -13,41 +13,17 @@
 //! - one batch result line (copies of an 8 MiB line alive together: 62 MiB, now 38);
 //! - held before and after: a streaming request answered with a whole 8 MiB JSON completion.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-struct Counting;
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; the counters are arithmetic only.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let live = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        new
-    }
-}
+use common::alloc::{LIVE, PEAK};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: common::alloc::Counting = common::alloc::Counting;
 
 use siliconflow::{ChatStream, Error, StreamLimits};
 
@@ -186,9 +162,9 @@ fn tool_call_bookkeeping_is_counted_at_its_real_size() {
 #[test]
 fn speech_bytes_past_its_limit_stays_within_the_memory_bound() {
     let _serial = serial();
-    let audio = std::sync::Arc::new(vec![7u8; 64 * MIB + 1]);
+    let audio = Arc::new(vec![7u8; 64 * MIB + 1]);
     for chunked in [false, true] {
-        let (result, peak) = speech_peak(std::sync::Arc::clone(&audio), chunked);
+        let (result, peak) = speech_peak(Arc::clone(&audio), chunked);
         eprintln!(
             "speech_bytes of 64 MiB + 1 (chunked: {chunked}): {:?}; peak heap growth {} MiB",
             result.as_ref().map(|b| b.data.len()),
@@ -212,54 +188,10 @@ fn speech_bytes_past_its_limit_stays_within_the_memory_bound() {
 /// Serves `audio` once to a `speech_bytes` call, with a `Content-Length` or chunked; returns the call's
 /// result and the heap's peak growth during it.
 fn speech_peak(
-    audio: std::sync::Arc<Vec<u8>>,
+    audio: Arc<Vec<u8>>,
     chunked: bool,
 ) -> (Result<siliconflow::DownloadedBytes, Error>, usize) {
-    use std::io::Write;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-        let mut line = String::new();
-        // The request head and its small JSON body.
-        let mut length = 0;
-        loop {
-            line.clear();
-            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        std::io::Read::read_exact(&mut reader, &mut body).unwrap();
-        let mut out = stream;
-        let framing = if chunked {
-            "Transfer-Encoding: chunked".to_string()
-        } else {
-            format!("Content-Length: {}", audio.len())
-        };
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\n{framing}\r\nConnection: close\r\n\r\n"
-        );
-        let _ = out.write_all(head.as_bytes());
-        for block in audio.chunks(64 * 1024) {
-            let written = if chunked {
-                out.write_all(format!("{:x}\r\n", block.len()).as_bytes())
-                    .and_then(|()| out.write_all(block))
-                    .and_then(|()| out.write_all(b"\r\n"))
-            } else {
-                out.write_all(block)
-            };
-            if written.is_err() {
-                return;
-            }
-        }
-        let _ = out.write_all(if chunked { &b"0\r\n\r\n"[..] } else { b"" });
-    });
+    let (base, server) = serve(vec![("audio/mpeg", audio)], chunked);
     let client = siliconflow::Client::builder()
         .api_key("sk-test-memory-0123456789")
         .base_url(&base)
@@ -281,7 +213,6 @@ fn speech_peak(
 /// scratch its content is read through) are alive together.
 #[test]
 fn a_batch_result_line_stays_within_the_memory_bound() {
-    use std::io::Write;
     let _serial = serial();
     let content = "x".repeat(7 * MIB + 700 * 1024);
     let completion = format!(
@@ -295,36 +226,15 @@ fn a_batch_result_line_stays_within_the_memory_bound() {
     line[at] = 0xFF;
     line.push(b'\n');
     assert!(line.len() < MAX_EVENT, "{}", line.len());
-    let file = std::sync::Arc::new(line);
-    let served = std::sync::Arc::clone(&file);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        for n in 0..2 {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            loop {
-                line.clear();
-                std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let body: &[u8] = if n == 0 {
-                br#"{"id":"b","status":"completed","output_file_id":"file-out"}"#
-            } else {
-                &served
-            };
-            let mut out = stream;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = out.write_all(head.as_bytes());
-            let _ = out.write_all(body);
-        }
-    });
+    let file = Arc::new(line);
+    let status = br#"{"id":"b","status":"completed","output_file_id":"file-out"}"#.to_vec();
+    let (base, server) = serve(
+        vec![
+            ("application/json", Arc::new(status)),
+            ("application/json", Arc::clone(&file)),
+        ],
+        false,
+    );
     let client = siliconflow::Client::builder()
         .api_key("sk-test-memory-0123456789")
         .base_url(&base)
@@ -366,43 +276,16 @@ fn a_batch_result_line_stays_within_the_memory_bound() {
 /// made of it and the accumulated text.
 #[test]
 fn a_streaming_request_answered_with_json_stays_within_the_memory_bound() {
-    use std::io::Write;
     let _serial = serial();
     let content = "x".repeat(7 * MIB + 700 * 1024);
-    let body = std::sync::Arc::new(
+    let body = Arc::new(
         format!(
             r#"{{"id":"c","choices":[{{"index":0,"message":{{"role":"assistant","content":"{content}\ud800"}},"finish_reason":"stop"}}]}}"#
         )
         .into_bytes(),
     );
     drop(content);
-    let served = std::sync::Arc::clone(&body);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-        let (mut line, mut length) = (String::new(), 0usize);
-        loop {
-            line.clear();
-            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut request = vec![0; length];
-        std::io::Read::read_exact(&mut reader, &mut request).unwrap();
-        let mut out = stream;
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            served.len()
-        );
-        let _ = out.write_all(head.as_bytes());
-        let _ = out.write_all(&served);
-    });
+    let (base, server) = serve(vec![("application/json", Arc::clone(&body))], false);
     let client = siliconflow::Client::builder()
         .api_key("sk-test-memory-0123456789")
         .base_url(&base)
@@ -430,4 +313,46 @@ fn a_streaming_request_answered_with_json_stays_within_the_memory_bound() {
         peak / MIB,
         bound / MIB
     );
+}
+
+/// A server on 127.0.0.1 answering one request per connection, the `n`th with `answers[n]` (its content
+/// type and body) in blocks of 64 KiB, with a `Content-Length` or chunked.
+fn serve(
+    answers: Vec<(&'static str, Arc<Vec<u8>>)>,
+    chunked: bool,
+) -> (String, std::thread::JoinHandle<Vec<common::SeenRequest>>) {
+    common::raw_server(answers.len(), move |n, _, out| {
+        let (content_type, body) = &answers[n];
+        let _ = write_body(out, content_type, body, chunked);
+    })
+}
+
+fn write_body(
+    out: &mut TcpStream,
+    content_type: &str,
+    body: &[u8],
+    chunked: bool,
+) -> std::io::Result<()> {
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    write!(
+        out,
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{framing}\r\nConnection: close\r\n\r\n"
+    )?;
+    for block in body.chunks(64 * 1024) {
+        if chunked {
+            write!(out, "{:x}\r\n", block.len())?;
+            out.write_all(block)?;
+            out.write_all(b"\r\n")?;
+        } else {
+            out.write_all(block)?;
+        }
+    }
+    if chunked {
+        out.write_all(b"0\r\n\r\n")?;
+    }
+    Ok(())
 }
