@@ -1,0 +1,45 @@
+//! Review 3: batch result lines.
+
+mod common;
+
+use common::*;
+
+fn unicode_escaped(text: &str) -> String {
+    text.bytes().map(|b| format!("\\u{b:04x}")).collect()
+}
+
+/// A failed batch request whose response `body` is JSON *text* (supported: "a `body` holding JSON text")
+/// and whose error message holds the key, every character `\u`-escaped inside that text (so the line
+/// carries it as `\\u0073…`).
+#[test]
+fn a_key_inside_a_json_text_body_is_scrubbed() {
+    let inner = format!(
+        r#"{{"error":{{"message":"echo {}","type":"{}","code":"{}"}}}}"#,
+        unicode_escaped(KEY),
+        unicode_escaped(KEY),
+        unicode_escaped(KEY)
+    );
+    let line = serde_json::json!({"custom_id": "b", "response": {"status_code": 400, "request_id": "r", "body": inner}})
+        .to_string();
+    let answers = [
+        r#"{"id":"b","status":"completed","output_file_id":"file-out"}"#.to_string(),
+        format!("{line}\n"),
+    ];
+    let (base, server) = raw_server(2, move |n, _, stream| {
+        write_response(stream, 200, &[("Content-Type", "application/json")], &answers[n]);
+    });
+    let client = client(&base);
+    let job = client.resume_batch_job("b").unwrap();
+    let results: Vec<_> = job.results().collect();
+    let _ = server.join();
+    let shown = format!("{results:?}");
+    let displayed: String = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter_map(|(_, a)| a.as_ref().err())
+        .map(|e| e.to_string())
+        .collect();
+    println!("{shown:.600}\n{displayed:.600}");
+    assert!(!shown.contains(KEY) && !displayed.contains(KEY), "key shown: {shown:.600}");
+    assert!(!shown.contains(&unicode_escaped(KEY)), "escaped key shown");
+}
