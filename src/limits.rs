@@ -18,8 +18,10 @@ pub const DEFAULT_MAX_TOOL_CALLS: usize = 1024;
 /// What one stream, or one non-streamed body, may make the client hold in memory.
 ///
 /// With these bounds, the memory one stream holds is at most about five times `max_event_size` (the line
-/// and event being decoded, the deltas of one event, the latest usage) plus `max_accumulated_size`, which
-/// counts the accumulated text and the bookkeeping of every choice and tool call as it is allocated. The
+/// and event being decoded, the deltas of one event) plus `max_accumulated_size`, which counts what the
+/// stream keeps as it is allocated: the accumulated text (each byte with an eighth more, the room its
+/// strings may have grown ahead), the latest id, model, fingerprint and usage, and the bookkeeping of
+/// every choice and tool call. The
 /// deltas of one event are few whatever its size: at most `max_choices`, with at most `max_tool_calls`
 /// tool-call fragments among them (each about 100 bytes beyond its text; raising the two bounds raises
 /// what one event may cost accordingly). A server that goes past
@@ -44,10 +46,12 @@ pub struct StreamLimits {
     /// The bound on one line or one event of a stream, and on a whole non-streamed JSON body (default
     /// 8 MiB).
     pub max_event_size: usize,
-    /// The bound on the text one stream accumulates (content, reasoning and tool-call arguments of every
-    /// choice), plus its bookkeeping of choices and tool calls as allocated (about 280 bytes per choice and
+    /// The bound on what one stream keeps, as allocated: the text it accumulates (content, reasoning and
+    /// tool-call arguments of every choice, each byte counted with an eighth more: the strings grow by an
+    /// eighth at a time, so a text of 8 MiB may have 9 MiB allocated), the latest metadata (id, model,
+    /// fingerprint, usage), and the bookkeeping of choices and tool calls (about 280 bytes per choice and
     /// 130 per tool call, up to about twice that as their lists grow by doubling); `None` for none (default
-    /// 64 MiB).
+    /// 64 MiB, about 56 MiB of text).
     pub max_accumulated_size: Option<usize>,
     /// The bound on the distinct choices of a stream and on the choice entries of one event (default
     /// 1,024).
@@ -77,7 +81,8 @@ impl StreamLimits {
         self
     }
 
-    /// Sets the bound on the text one stream accumulates (`None`: none).
+    /// Sets the bound on what one stream keeps: its text and bookkeeping, as allocated (`None`: none; see
+    /// [`max_accumulated_size`](Self::max_accumulated_size)).
     #[must_use]
     pub fn max_accumulated_size(mut self, bytes: Option<usize>) -> Self {
         self.max_accumulated_size = bytes;

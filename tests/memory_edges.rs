@@ -12,6 +12,12 @@
 //! - `speech_bytes` past its 64 MiB limit, both framings (the read buffer doubled to 128 MiB);
 //! - one batch result line (copies of an 8 MiB line alive together: 62 MiB, now 38);
 //! - held before and after: a streaming request answered with a whole 8 MiB JSON completion.
+//!
+//! And review 3's:
+//!
+//! - accumulated texts that `push_str` doubled past the bound, which counted them by length (28 MB of
+//!   heap for a 16.7 MB bound). Now they grow by an eighth, and each byte is counted with an eighth more;
+//! - large metadata sent once, kept allocated (uncounted) behind small values.
 
 mod common;
 
@@ -312,6 +318,152 @@ fn a_streaming_request_answered_with_json_stays_within_the_memory_bound() {
         "peak heap growth {} MiB over the README bound {} MiB",
         peak / MIB,
         bound / MIB
+    );
+}
+
+/// 15 texts (content and reasoning of 8 choices, less one), each pushed 17 times 60,000 bytes: 1.02 MB of
+/// text each (15.3 MB in all, under a 16 MiB bound). Before the fix the bound counted text by length while
+/// `push_str` doubled each `String` to 32 x 60,000 = 1.92 MB: 28 MB of heap for a 16.7 MB bound (review 3).
+#[test]
+fn accumulated_text_grows_past_the_bound_by_string_doubling() {
+    let _serial = serial();
+    const PIECE: usize = 60_000;
+    const MAX_EVENT: usize = 64 * 1024;
+    const MAX_ACC: usize = 16 * MIB;
+    let piece = "a".repeat(PIECE);
+    let mut body = String::new();
+    let mut texts = 0;
+    'outer: for choice in 0..8 {
+        for field in ["content", "reasoning_content"] {
+            if texts == 15 {
+                break 'outer;
+            }
+            texts += 1;
+            for _ in 0..17 {
+                body += &format!(
+                    "data: {{\"choices\":[{{\"index\":{choice},\"delta\":{{\"{field}\":\"{piece}\"}}}}]}}\n\n"
+                );
+            }
+        }
+    }
+    for choice in 0..8 {
+        body += &format!(
+            "data: {{\"choices\":[{{\"index\":{choice},\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\n\n"
+        );
+    }
+    body += "data: [DONE]\n\n";
+    let limits = StreamLimits::default()
+        .max_event_size(MAX_EVENT)
+        .max_accumulated_size(Some(MAX_ACC));
+
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let mut stream = ChatStream::from_reader(body.as_bytes()).with_limits(limits);
+    let mut error = None;
+    while let Some(delta) = stream.next_ref() {
+        if let Err(e) = delta {
+            error = Some(e);
+            break;
+        }
+    }
+    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let held: usize = stream
+        .choices()
+        .iter()
+        .map(|c| c.content().len() + c.reasoning_content().len())
+        .sum();
+    drop(stream);
+    let bound = 5 * MAX_EVENT + MAX_ACC;
+    println!(
+        "error {error:?}; text held {} KiB; peak heap growth {} KiB; README bound {} KiB",
+        held / 1024,
+        peak / 1024,
+        bound / 1024
+    );
+    // The stream is read whole, or refused by the accumulation bound (which counts text with the eighth
+    // its strings may allocate ahead: 15.3 MB of text costs 17.2 MB)...
+    assert!(
+        matches!(error, None | Some(Error::AccumulatedTooLarge { .. })),
+        "{error:?}"
+    );
+    // ...and either way stays within "about five times max_event_size plus max_accumulated_size".
+    assert!(
+        peak <= bound,
+        "peak heap growth {} KiB over the README bound {} KiB for {} KiB of accepted text",
+        peak / 1024,
+        bound / 1024,
+        held / 1024
+    );
+}
+
+/// The kept metadata (id, model, system_fingerprint, usage), each sent once at nearly `max_event_size`
+/// and then small. Before the fix each was counted at its current length but replaced in place
+/// (`clear` + `push_str`), keeping the largest capacity ever used: ~4 x `max_event_size` allocated and
+/// uncounted beside a full accumulation bound of text (11.3 MB for a 9.2 MB bound, review 3). Now a
+/// slot far larger than its new value is allocated anew, and the metadata is counted at its capacity.
+#[test]
+fn replaced_metadata_keeps_its_capacity_uncounted() {
+    let _serial = serial();
+    const MAX_EVENT: usize = MIB;
+    const MAX_ACC: usize = 4 * MIB;
+    let pad = "p".repeat(MAX_EVENT - 300);
+    let small_usage = r#"{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}"#;
+    let mut body = String::new();
+    body += &format!("data: {{\"id\":\"{pad}\",\"choices\":[]}}\n\n");
+    body += &format!("data: {{\"id\":\"x\",\"model\":\"{pad}\",\"choices\":[]}}\n\n");
+    body +=
+        &format!("data: {{\"model\":\"m\",\"system_fingerprint\":\"{pad}\",\"choices\":[]}}\n\n");
+    body += &format!(
+        "data: {{\"system_fingerprint\":\"f\",\"usage\":{{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2,\"x\":\"{pad}\"}},\"choices\":[]}}\n\n"
+    );
+    body += &format!("data: {{\"usage\":{small_usage},\"choices\":[]}}\n\n");
+    // Text up to the bound: 4 pieces that fill the content's capacity exactly (c, 2c, 4c).
+    for _ in 0..4 {
+        body += &format!(
+            "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{pad}\"}}}}]}}\n\n"
+        );
+    }
+    body += "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    body += "data: [DONE]\n\n";
+    let limits = StreamLimits::default()
+        .max_event_size(MAX_EVENT)
+        .max_accumulated_size(Some(MAX_ACC));
+
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let reader = std::io::BufReader::with_capacity(64 * 1024, body.as_bytes());
+    let mut stream = ChatStream::from_reader(reader).with_limits(limits);
+    let mut error = None;
+    while let Some(delta) = stream.next_ref() {
+        if let Err(e) = delta {
+            error = Some(e);
+            break;
+        }
+    }
+    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let retained = LIVE.load(Ordering::SeqCst).saturating_sub(base);
+    let content = stream.content().len();
+    drop(stream);
+    let bound = 5 * MAX_EVENT + MAX_ACC;
+    println!(
+        "error {error:?}; content {} KiB; peak heap growth {} KiB; held at the end {} KiB; README bound {} KiB",
+        content / 1024,
+        peak / 1024,
+        retained / 1024,
+        bound / 1024
+    );
+    // The large metadata sent once does not stay counted (or allocated) behind the small values: the
+    // content gets at least three of its four pieces before the bound refuses the rest.
+    assert!(
+        matches!(error, None | Some(Error::AccumulatedTooLarge { .. })),
+        "{error:?}"
+    );
+    assert!(content >= 3 * (MAX_EVENT - 300), "content {content}");
+    assert!(
+        peak <= bound,
+        "peak heap growth {} KiB over the README bound {} KiB (5 x max_event_size + max_accumulated_size)",
+        peak / 1024,
+        bound / 1024
     );
 }
 

@@ -194,8 +194,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The bound on the text one stream accumulates, plus its bookkeeping of choices and tool calls as
-    /// allocated (default 64 MiB; `None`: none). Exceeding it fails the stream with [`Error::AccumulatedTooLarge`].
+    /// The bound on what one stream keeps, as allocated: its text (each byte counted with an eighth more,
+    /// the room its strings grow ahead), its latest metadata, and its bookkeeping of choices and tool calls
+    /// (default 64 MiB, about 56 MiB of text; `None`: none). Exceeding it fails the stream with
+    /// [`Error::AccumulatedTooLarge`].
     #[must_use]
     pub fn max_accumulated_size(mut self, bytes: Option<usize>) -> Self {
         self.settings.limits = self.settings.limits.max_accumulated_size(bytes);

@@ -104,8 +104,9 @@ impl<R> ChatStream<R> {
         self.events
     }
 
-    /// The bytes the stream holds, as the accumulation bound counts them: text, plus the bookkeeping of
-    /// choices and tool calls as allocated (the capacity of its lists, not just their length).
+    /// The bytes the stream holds, as the accumulation bound counts them: what is allocated, at most (the
+    /// text with an eighth more, the latest metadata at its capacity, the bookkeeping of choices and tool
+    /// calls at the capacity of its lists).
     pub fn held_bytes(&self) -> usize {
         self.acc.held()
     }

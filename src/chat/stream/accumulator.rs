@@ -5,9 +5,16 @@
 //! the previous one. [`Accumulator::admit`] checks a chunk's deltas against the [`StreamLimits`] before
 //! any of them is applied, so what the accumulator holds is always exactly what was handed out.
 //!
-//! The bound counts the bookkeeping as allocated, not at a fixed size per entry: the `Vec`s of choices,
-//! of tool calls and of their positions grow by doubling, reserved exactly ([`push`]), so `admit` knows
-//! beforehand the capacity a chunk leads to and counts it.
+//! The bound counts what is allocated, not only the text's length:
+//!
+//! - the `Vec`s of choices, of tool calls and of their positions grow by doubling, reserved exactly
+//!   ([`push`]), so `admit` knows beforehand the capacity a chunk leads to and counts it;
+//! - the accumulated texts (content, reasoning, tool-call arguments) grow by an eighth of their size at a
+//!   time, not by doubling ([`reserve_text`]), so a text's allocation is never more than an eighth over
+//!   its length, and `admit` counts every text byte with an eighth more ([`text_cost`]);
+//! - the kept metadata (id, model, fingerprint, usage) is counted at the capacity it will have
+//!   (its length and [`kept_spare`]), and a slot whose capacity is far over its new value is allocated anew, so a
+//!   large value sent once does not stay allocated behind a small one.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -128,7 +135,7 @@ impl StreamChoice {
         if let Some(function) = &fragment.function {
             fill(&mut call.function.name, function.name.as_deref());
             if let Some(arguments) = &function.arguments {
-                call.function.arguments.push_str(arguments);
+                append(&mut call.function.arguments, arguments);
             }
         }
     }
@@ -196,10 +203,36 @@ impl StreamChoice {
 }
 
 /// Appends `text` to `slot`, returning the range it occupies there.
+#[inline]
 fn append(slot: &mut String, text: &str) -> Range<usize> {
     let start = slot.len();
+    if text.len() > slot.capacity() - start {
+        reserve_text(slot, text.len());
+    }
     slot.push_str(text);
     start..slot.len()
+}
+
+/// Makes room for `more` bytes in an accumulated text, growing its allocation by an eighth at a time (or
+/// to what is needed, when that is more), reserved exactly. `push_str` alone would double it, so that a
+/// text just past a power of two would hold almost twice its length; this way the allocation is at most
+/// the length and an eighth of it (after a growth, either it is exactly what was needed, or it is an eighth
+/// over the previous capacity, which the length had passed), which [`text_cost`] counts.
+#[cold]
+#[inline(never)]
+fn reserve_text(slot: &mut String, more: usize) {
+    let needed = slot.len().saturating_add(more);
+    if needed > slot.capacity() {
+        let grown = needed.max(slot.capacity().saturating_add(slot.capacity() / 8));
+        slot.reserve_exact(grown - slot.len());
+    }
+}
+
+/// What `bytes` of text (one chunk's) cost against the accumulation bound: the bytes, and the eighth more
+/// their strings may have allocated ahead ([`reserve_text`]), rounded up. Summed over the chunks, this is
+/// at least the texts' lengths and an eighth of each, which bounds their allocations.
+pub(crate) fn text_cost(bytes: usize) -> usize {
+    bytes.saturating_add(bytes.div_ceil(8))
 }
 
 /// One delta's parts, as [`StreamChoice::apply`] applies them.
@@ -260,14 +293,13 @@ pub(crate) struct UsageSlot {
 
 impl UsageSlot {
     pub(crate) fn set_raw(&mut self, raw: &str, event: u64) {
-        self.raw.clear();
-        self.raw.push_str(raw);
+        replace_text(&mut self.raw, raw);
         self.event = event;
         self.parsed = std::cell::OnceCell::new();
     }
 
     pub(crate) fn set(&mut self, usage: Option<Usage>) {
-        self.raw.clear();
+        self.raw = String::new();
         self.parsed = std::cell::OnceCell::from(usage);
     }
 
@@ -337,14 +369,14 @@ impl Accumulator {
         I: IntoIterator<Item = Admission<'d>> + Clone,
     {
         // The common chunk: choices already known, no tool calls. Only the bytes count.
-        let mut added = 0usize;
+        let mut bytes = 0usize;
         for delta in deltas.clone() {
             if !delta.tool_calls.is_empty() || self.positions.find(delta.index).is_none() {
                 return self.admit_new(deltas, metadata, limits);
             }
-            added = added.saturating_add(delta.bytes);
+            bytes = bytes.saturating_add(delta.bytes);
         }
-        self.hold(added, metadata, limits)
+        self.hold(text_cost(bytes), metadata, limits)
     }
 
     /// [`admit`](Self::admit) for a chunk that creates choices or carries tool calls.
@@ -354,14 +386,14 @@ impl Accumulator {
         metadata: usize,
         limits: &StreamLimits,
     ) -> Result<(), Error> {
-        let mut added = 0usize;
+        let mut bytes = 0usize;
         // What this chunk would create: choices (with how many of them sit out of place), and per choice,
         // tool calls.
         let (mut new_choices, mut choices_elsewhere) = (HashSet::new(), 0);
         let mut new_calls: HashSet<(u32, u32)> = HashSet::new();
         let mut growth: HashMap<u32, NewCalls> = HashMap::new();
         for delta in deltas {
-            added = added.saturating_add(delta.bytes);
+            bytes = bytes.saturating_add(delta.bytes);
             let existing = self.positions.find(delta.index).map(|p| &self.choices[p]);
             if existing.is_none() && !new_choices.contains(&delta.index) {
                 let position = self.choices.len() + new_choices.len();
@@ -390,7 +422,7 @@ impl Accumulator {
             }
         }
         let choices = new_choices.len();
-        added = added
+        let mut added = text_cost(bytes)
             .saturating_add(vec_growth::<StreamChoice>(
                 self.choices.len(),
                 self.choices.capacity(),
@@ -527,10 +559,41 @@ impl Positions {
 /// Sets `slot` to `value` when they differ, reusing the slot's allocation.
 pub(crate) fn set_text(slot: &mut String, value: &str) {
     if !same(slot.as_bytes(), value.as_bytes()) {
-        slot.clear();
-        slot.push_str(value);
+        replace_text(slot, value);
     }
 }
+
+/// Replaces a kept text with `value`: in its allocation when the value fits with at most
+/// [`kept_spare`] to spare (the usage total, replaced on every chunk, reuses its allocation), else in one
+/// of exactly its size, so a large value sent once does not stay allocated behind small ones. A kept
+/// text's capacity is thus never more than its length and [`kept_spare`], which
+/// [`ChunkMeta::held_after`](super::wire::ChunkMeta::held_after) counts.
+#[inline]
+fn replace_text(slot: &mut String, value: &str) {
+    let capacity = slot.capacity();
+    if capacity >= value.len() && capacity - value.len() <= kept_spare(value.len()) {
+        slot.clear();
+        slot.push_str(value);
+    } else {
+        reallocate_text(slot, value);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn reallocate_text(slot: &mut String, value: &str) {
+    *slot = value.to_owned();
+}
+
+/// The most a kept text (id, model, fingerprint, usage) of `len` bytes may have allocated beyond its
+/// length: an eighth of it and [`KEPT_SPARE`] bytes.
+#[inline]
+fn kept_spare(len: usize) -> usize {
+    len / 8 + KEPT_SPARE
+}
+
+/// The bytes a kept text may have allocated beyond its length and an eighth of it.
+pub(crate) const KEPT_SPARE: usize = 64;
 
 /// Byte equality without a call into the C library: the ids and model names compared on every chunk are
 /// a few dozen bytes, for which `memcmp`'s call and vector setup cost more than the comparison.
@@ -610,8 +673,75 @@ mod tests {
             let mut stream = ChatStream::from_reader(body.as_bytes());
             stream.by_ref().for_each(drop);
             assert!(!stream.acc.choices.is_empty());
-            assert_eq!(stream.acc.held(), allocated(&stream.acc), "{events:?}");
+            // No text: what is held beyond the (empty) metadata is the bookkeeping.
+            let bookkeeping = stream.acc.held() - stream.acc.metadata_held();
+            assert_eq!(bookkeeping, allocated(&stream.acc), "{events:?}");
         }
+    }
+
+    /// A few pseudo-random sizes, some around powers of two.
+    fn sizes(seed: u64, n: usize) -> Vec<usize> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match x % 4 {
+                    0 => (x >> 8) as usize % 8,
+                    1 => (x >> 8) as usize % 300,
+                    2 => 1 << ((x >> 8) % 14),
+                    _ => (1 << ((x >> 8) % 14)) + 1,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_accumulated_text_never_allocates_more_than_its_cost() {
+        for seed in 1..200u64 {
+            let mut text = String::new();
+            let mut counted = 0usize;
+            for size in sizes(seed, 60) {
+                append(&mut text, &"x".repeat(size));
+                counted += text_cost(size);
+                assert!(
+                    text.capacity() <= counted,
+                    "seed {seed}: {} > {counted}",
+                    text.capacity()
+                );
+                assert!(
+                    text.capacity() <= text.len() + text.len() / 8,
+                    "seed {seed}: capacity {} for {} bytes",
+                    text.capacity(),
+                    text.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_kept_text_never_allocates_more_than_its_length_and_spare() {
+        for seed in 1..200u64 {
+            let mut slot = String::new();
+            for size in sizes(seed, 60) {
+                let value = "y".repeat(size);
+                let before = slot.capacity();
+                replace_text(&mut slot, &value);
+                assert_eq!(slot, value);
+                assert!(slot.capacity() <= size + kept_spare(size), "seed {seed}");
+                // The allocation is kept when it is within the spare, replaced otherwise.
+                if before >= size && before - size <= kept_spare(size) {
+                    assert_eq!(slot.capacity(), before, "seed {seed}");
+                } else {
+                    assert_eq!(slot.capacity(), size, "seed {seed}");
+                }
+            }
+        }
+        // A large value, then a small one: the large allocation goes.
+        let mut slot = "z".repeat(1 << 20);
+        set_text(&mut slot, "small");
+        assert_eq!((slot.as_str(), slot.capacity()), ("small", 5));
     }
 
     #[test]

@@ -173,9 +173,11 @@ impl<R: BufRead> ChatStream<R> {
         self
     }
 
-    /// Bounds the text the stream may accumulate (content, reasoning and tool-call arguments of every
-    /// choice, plus the bookkeeping of choices and tool calls as allocated); `None` for no bound.
-    /// Exceeding it is [`Error::AccumulatedTooLarge`].
+    /// Bounds what the stream may keep, as allocated: the text it accumulates (content, reasoning and
+    /// tool-call arguments of every choice, each byte with an eighth more for the room its strings grow
+    /// ahead), the latest metadata, and the bookkeeping of choices and tool calls (see
+    /// [`StreamLimits::max_accumulated_size`]); `None` for no bound. Exceeding it is
+    /// [`Error::AccumulatedTooLarge`].
     #[must_use]
     pub fn with_max_accumulated_size(mut self, max: Option<usize>) -> Self {
         self.limits.max_accumulated_size = max;
@@ -395,13 +397,10 @@ impl<R: BufRead> ChatStream<R> {
     }
 
     /// After an error the stream is over: the buffers chunks were parsed into are released (what was
-    /// accumulated stays readable), unless deltas are still to be handed out (text held back as a
-    /// possible `<think>` tag, released at a cut).
+    /// accumulated stays readable). Called once the deltas made ready before the error were handed out.
     fn release_buffers(&mut self) {
-        if self.cursor >= self.ready.len() {
-            self.ready = Deltas::default();
-            self.cursor = 0;
-        }
+        self.ready = Deltas::default();
+        self.cursor = 0;
         self.scratch = String::new();
     }
 
@@ -459,7 +458,8 @@ impl<R: BufRead> ChatStream<R> {
     }
 
     /// Makes the next delta ready: returns its position in `ready`, an error (once; the stream is then
-    /// over), or `None` at the end.
+    /// over), or `None` at the end. Deltas made ready before a failure (text held back as a possible
+    /// `<think>` tag, released at a cut) go out before its error; after the error, nothing.
     fn fill(&mut self) -> Option<Result<usize, Error>> {
         loop {
             if self.cursor < self.ready.len() {
@@ -467,23 +467,27 @@ impl<R: BufRead> ChatStream<R> {
                 return Some(Ok(self.cursor - 1));
             }
             if let Some(error) = self.deferred.take() {
+                self.release_buffers();
                 return Some(Err(error));
             }
             if self.state != State::Streaming {
                 return None;
             }
-            let result = self.advance();
-            if result.is_err() {
-                self.state = State::Ended(StreamEnd::Failed);
-                self.release_buffers();
-            }
-            if self.state != State::Streaming {
-                self.timings.total = Some(self.started.elapsed());
-            }
-            if let Err(error) = result {
-                return Some(Err(self.redactor.error(error)));
+            match self.advance() {
+                Ok(()) if self.state == State::Streaming => {}
+                Ok(()) => self.timings.total = Some(self.started.elapsed()),
+                Err(error) => self.fail(error),
             }
         }
+    }
+
+    /// Ends the stream with `error`, handed out once the deltas already made ready are.
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, error: Error) {
+        self.state = State::Ended(StreamEnd::Failed);
+        self.timings.total = Some(self.started.elapsed());
+        self.deferred = Some(self.redactor.error(error));
     }
 
     /// The next delta, borrowed from the stream: the lending counterpart of `next()`, which allocates

@@ -1,4 +1,6 @@
-//! Review 3: the fast path and the general path read the same chunks the same way.
+//! The fast path (`src/chat/stream/fast.rs`) and the general path read edge chunks the same way: control
+//! characters, the largest `created`, a second `choices`, lone surrogates, repeated keys, error shapes.
+//! (Written by review 3; it held.)
 
 use siliconflow::ChatStream;
 
@@ -20,7 +22,10 @@ fn read(chunk: &str, general: bool) -> String {
         })
         .collect();
     let completion = stream.into_completion();
-    format!("{items:?} id={:?} model={:?} created={}", completion.id, completion.model, completion.created)
+    format!(
+        "{items:?} id={:?} model={:?} created={}",
+        completion.id, completion.model, completion.created
+    )
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Review 3: batch result lines.
+//! A failed batch request whose body is JSON text holding the key escaped twice: scrubbed from every
+//! `Debug` and `Display` of the results. (Written by review 3; it held.)
 
 mod common;
 
@@ -26,7 +27,12 @@ fn a_key_inside_a_json_text_body_is_scrubbed() {
         format!("{line}\n"),
     ];
     let (base, server) = raw_server(2, move |n, _, stream| {
-        write_response(stream, 200, &[("Content-Type", "application/json")], &answers[n]);
+        write_response(
+            stream,
+            200,
+            &[("Content-Type", "application/json")],
+            &answers[n],
+        );
     });
     let client = client(&base);
     let job = client.resume_batch_job("b").unwrap();
@@ -40,6 +46,9 @@ fn a_key_inside_a_json_text_body_is_scrubbed() {
         .map(|e| e.to_string())
         .collect();
     println!("{shown:.600}\n{displayed:.600}");
-    assert!(!shown.contains(KEY) && !displayed.contains(KEY), "key shown: {shown:.600}");
+    assert!(
+        !shown.contains(KEY) && !displayed.contains(KEY),
+        "key shown: {shown:.600}"
+    );
     assert!(!shown.contains(&unicode_escaped(KEY)), "escaped key shown");
 }

@@ -1,4 +1,6 @@
-//! Review 3: the mock server never panics on what a client sends (README: "never panics on bad input").
+//! The mock server never panics on what a client sends (README: "never panics on bad input"): malformed
+//! framing, odd lengths and chunk sizes, invalid UTF-8, broken multipart bodies. (Written by review 3; it
+//! held.)
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -62,10 +64,16 @@ fn hostile_requests_do_not_panic_the_mock_server() {
         MockResponse::text("ok")
     })
     .unwrap();
-    let addr = server.base_url().trim_start_matches("http://").trim_end_matches("/v1").to_string();
+    let addr = server
+        .base_url()
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string();
     for input in inputs() {
         let mut socket = TcpStream::connect(&addr).unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let _ = socket.write_all(&input);
         let _ = socket.shutdown(std::net::Shutdown::Write);
         let mut sink = Vec::new();
