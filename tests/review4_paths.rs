@@ -1,0 +1,130 @@
+//! Review 4: ids put into request paths must not change which endpoint a request reaches.
+//!
+//! `query::push_encoded` leaves `.` unencoded (it is an RFC 3986 unreserved character), so an id that is
+//! `.` or `..` becomes a dot segment of the path: `get_batch("..")` sends `GET /v1/batches/..`, which any
+//! normalising server, proxy or gateway (RFC 3986 §5.2.4, WHATWG URL, nginx, Go's ServeMux redirect) reads
+//! as `GET /v1/` — and `cancel_batch("..")` as `POST /v1/cancel`, `file_content(Id(".."))` as
+//! `GET /v1/content`, `get_batch(".")` as `GET /v1/batches/` (the batch *list*). An empty id is no better:
+//! `get_batch("")` is `GET /v1/batches/` and `delete_file("")` is `DELETE /v1/files/`.
+
+mod common;
+
+use common::KEY;
+use siliconflow::mock::{MockResponse, MockServer};
+use siliconflow::{Client, Error, FileRef, RetryPolicy};
+
+/// RFC 3986 §5.2.4 remove_dot_segments, after decoding `%2E` (which RFC 3986 §2.3 and the WHATWG URL
+/// parser treat as `.`).
+fn normalise(path: &str) -> String {
+    let decoded = path.replace("%2E", ".").replace("%2e", ".");
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = decoded.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => {
+                if i == last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    out.join("/")
+}
+
+#[test]
+fn dot_segment_ids_cannot_reach_another_endpoint() {
+    let server = MockServer::start().unwrap();
+    for _ in 0..16 {
+        server.enqueue(MockResponse::json(serde_json::json!({"message": "not found"})).status(404));
+    }
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let mut failures = Vec::new();
+    for id in ["", ".", ".."] {
+        let cases: Vec<(&str, String, Box<dyn Fn() -> Result<(), Error>>)> = vec![
+            ("get_batch", format!("/v1/batches/"), {
+                let (c, id) = (client.clone(), id.to_string());
+                Box::new(move || c.get_batch(&id).map(drop))
+            }),
+            ("cancel_batch", format!("/v1/batches/"), {
+                let (c, id) = (client.clone(), id.to_string());
+                Box::new(move || c.cancel_batch(&id).map(drop))
+            }),
+            ("delete_file", format!("/v1/files/"), {
+                let (c, id) = (client.clone(), id.to_string());
+                Box::new(move || c.delete_file(&id).map(drop))
+            }),
+            ("file_content", format!("/v1/files/"), {
+                let (c, id) = (client.clone(), id.to_string());
+                Box::new(move || {
+                    c.file_content(&FileRef::Id(id.clone()), &mut Vec::new())
+                        .map(drop)
+                })
+            }),
+        ];
+        for (name, prefix, call) in cases {
+            let before = server.requests().len();
+            let result = call();
+            let requests = server.requests();
+            if requests.len() == before {
+                // Refused before sending: fine, if it says why.
+                if !matches!(result, Err(Error::InvalidConfig(_))) {
+                    failures.push(format!("{name}({id:?}): nothing sent but {result:?}"));
+                }
+                continue;
+            }
+            let path = &requests[requests.len() - 1].path;
+            let normalised = normalise(path);
+            // The id's segment, right after the prefix, must survive normalisation, non-empty.
+            let unchanged = normalised == path.replace("%2E", ".").replace("%2e", ".");
+            let stays = unchanged
+                && normalised
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| !rest.split('/').next().unwrap_or("").is_empty());
+            if !stays {
+                failures.push(format!(
+                    "{name}({id:?}) sent {path:?}, which a normalising server reads as {normalised:?}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// It held: `/`, `?`, `#`, `%`, spaces and `..` inside a longer id are percent-encoded into one segment.
+#[test]
+fn reserved_characters_in_ids_stay_in_their_segment() {
+    let server = MockServer::start().unwrap();
+    for _ in 0..4 {
+        server.enqueue(MockResponse::json(serde_json::json!({"message": "not found"})).status(404));
+    }
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(server.base_url())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let _ = client.get_batch("a/../b?c=1#d e%2F");
+    let _ = client.cancel_batch("../../models");
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].path,
+        "/v1/batches/a%2F..%2Fb%3Fc%3D1%23d%20e%252F"
+    );
+    assert_eq!(requests[0].query, "");
+    assert_eq!(requests[1].path, "/v1/batches/..%2F..%2Fmodels/cancel");
+}
