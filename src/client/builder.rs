@@ -11,6 +11,7 @@ use super::settings::{self, saturate, Settings};
 use super::{Client, Secret, Shared, API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL};
 use crate::error::Error;
 use crate::limits::StreamLimits;
+use crate::net::key::KeySplice;
 use crate::redact::Redactor;
 use crate::retry::RetryPolicy;
 
@@ -121,8 +122,9 @@ impl ClientBuilder {
     }
 
     /// A header sent with every request (checked by [`build`](Self::build): a valid name, a value of
-    /// visible ASCII and spaces; `Authorization` is refused, the key is sent by the client). For one
-    /// request only, see [`Client::with_header`].
+    /// visible ASCII and spaces; `Authorization` is refused, the key is sent by the client, and so are the
+    /// headers the client sets itself, as for [`Client::with_header`]). For one request only, see
+    /// [`Client::with_header`].
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -245,8 +247,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The hosts reached directly although a proxy is set: comma-separated names, `.domain` suffixes, or
-    /// `*`; overrides `NO_PROXY` from the environment.
+    /// The hosts reached directly although a proxy is set, read as curl reads `NO_PROXY` (which this
+    /// overrides): comma-separated names, each covering itself and its subdomains (with or without a
+    /// leading dot), IP addresses (IPv6 with or without brackets), `*.domain`, or `*` for every host.
     #[must_use]
     pub fn no_proxy(mut self, hosts: impl Into<String>) -> Self {
         self.no_proxy = Some(hosts.into());
@@ -287,10 +290,15 @@ impl ClientBuilder {
                     .to_string(),
             ));
         }
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+        HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
             Error::InvalidConfig(
                 "the API key contains characters that cannot be sent in an HTTP header".to_string(),
             )
+        })?;
+        // ureq gets a placeholder; the key goes onto the wire only (see `net::key`).
+        let splice = KeySplice::new(key);
+        let mut authorization = HeaderValue::from_str(splice.placeholder()).map_err(|_| {
+            Error::InvalidConfig("the API key cannot be sent in an HTTP header".to_string())
         })?;
         authorization.set_sensitive(true);
 
@@ -343,7 +351,7 @@ impl ClientBuilder {
             .user_agent(self.user_agent.as_str())
             .proxy(proxy)
             .build();
-        let (agent, connections) = crate::net::agent(config);
+        let (agent, connections) = crate::net::agent(config, splice);
 
         Ok(Client {
             shared: Arc::new(Shared {

@@ -207,9 +207,10 @@ impl Client {
     }
 
     /// A client whose requests also send this header (like openai-python's `extra_headers`). It is checked
-    /// when a request is made: an invalid name or value, or `Authorization` (the key is the client's to
-    /// send), fails the request with [`Error::InvalidConfig`](crate::Error::InvalidConfig) before anything
-    /// is sent.
+    /// when a request is made: an invalid name or value, `Authorization` (the key is the client's to send),
+    /// or a header the client sets itself (`Host`, `Content-Length`, `Transfer-Encoding`, `Connection`,
+    /// `Content-Type`, `Accept`, `Accept-Encoding`) fails the request with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) before anything is sent.
     ///
     /// ```
     /// # let client = siliconflow::Client::builder().api_key("k").build()?;

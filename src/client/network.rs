@@ -132,12 +132,38 @@ fn parse_proxy(url: &str, no_proxy: Option<&str>) -> Result<Proxy, String> {
             .password(&decode(password)?);
     }
     for entry in no_proxy.unwrap_or("").split(',') {
-        let entry = entry.trim();
-        if !entry.is_empty() {
-            builder = builder.no_proxy(entry);
+        for pattern in no_proxy_patterns(entry) {
+            builder = builder.no_proxy(&pattern);
         }
     }
     builder.build().map_err(|e| e.to_string())
+}
+
+/// The patterns ureq matches hosts against for one `NO_PROXY` entry read as curl reads it: a name covers
+/// itself and its subdomains, with or without a leading dot (`internal` and `.internal` both cover
+/// `internal` and `api.internal`); an IPv6 address matches with or without brackets (ureq compares the
+/// URL's host with them); `*` is every host. Other forms go to ureq as they are.
+fn no_proxy_patterns(entry: &str) -> Vec<String> {
+    let entry = entry.trim();
+    if entry.is_empty() {
+        return Vec::new();
+    }
+    if entry == "*" || entry.starts_with('*') || entry.ends_with('*') {
+        return vec![entry.to_string()];
+    }
+    let bare = entry.trim_start_matches('[').trim_end_matches(']');
+    if bare.contains(':') {
+        // An IPv6 address: as the URL's host shows it, and bare.
+        return vec![format!("[{bare}]"), bare.to_string()];
+    }
+    let name = entry.trim_start_matches('.');
+    if name.is_empty() {
+        return Vec::new();
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return vec![name.to_string()];
+    }
+    vec![name.to_string(), format!(".{name}")]
 }
 
 /// Which root certificates verify servers.
@@ -206,6 +232,58 @@ pub(crate) fn tls_config(roots: &TlsRoots) -> Result<ureq::tls::TlsConfig, Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_proxy_entries_are_read_as_curl_reads_them() {
+        let cases: [(&str, &[&str]); 8] = [
+            ("internal", &["internal", ".internal"]),
+            (" .internal ", &["internal", ".internal"]),
+            ("10.0.0.1", &["10.0.0.1"]),
+            ("::1", &["[::1]", "::1"]),
+            ("[fe80::1]", &["[fe80::1]", "fe80::1"]),
+            ("*", &["*"]),
+            ("*.example.com", &["*.example.com"]),
+            ("", &[]),
+        ];
+        for (entry, expected) in cases {
+            assert_eq!(no_proxy_patterns(entry), expected, "{entry:?}");
+        }
+    }
+
+    #[test]
+    fn the_proxy_is_skipped_for_the_hosts_curl_would_skip() {
+        let list = "internal, .corp, 10.1.2.3, ::1, *.wild";
+        let proxy = parse_proxy("http://127.0.0.1:3128", Some(list)).unwrap();
+        let direct = [
+            "http://internal/v1",
+            "http://api.internal/v1",
+            "https://a.b.internal:8443/v1",
+            "http://corp/v1",
+            "http://x.corp/v1",
+            "http://10.1.2.3:8000/v1",
+            "http://[::1]:8000/v1",
+            "http://x.wild/v1",
+        ];
+        let proxied = [
+            "http://notinternal/v1",
+            "http://internal.example/v1",
+            "http://10.1.2.30/v1",
+            "http://[::2]/v1",
+            "http://api.siliconflow.cn/v1",
+        ];
+        for url in direct {
+            assert!(
+                proxy.is_no_proxy(&url.parse().unwrap()),
+                "{url} should go direct"
+            );
+        }
+        for url in proxied {
+            assert!(
+                !proxy.is_no_proxy(&url.parse().unwrap()),
+                "{url} should use the proxy"
+            );
+        }
+    }
 
     #[test]
     fn credentials_are_hidden_and_decoded() {

@@ -144,7 +144,9 @@ impl Client {
                 .collect::<Result<Vec<_>, _>>()?,
             Target::External(_) => Vec::new(),
         };
-        let what = format!("{} {}", call.method.as_str(), log_path(call.target));
+        // An external URL comes from the server (an image's, a result file's): scrubbed like an error.
+        let mut what = format!("{} {}", call.method.as_str(), log_path(call.target));
+        self.shared.redactor.scrub(&mut what);
         let mut retry = 0;
         loop {
             log::debug!("{what}: attempt {}", retry + 1);
@@ -210,6 +212,7 @@ impl Client {
     fn url(&self, target: Target<'_>) -> Result<String, Error> {
         match target {
             Target::Api(path) => {
+                api_path_is_whole(path)?;
                 let mut url = format!("{}/{}", self.shared.base_url, path);
                 crate::query::append(
                     &mut url,
@@ -510,8 +513,54 @@ fn send_error(error: ureq::Error) -> Error {
     }
 }
 
+/// Refuses an API path with an empty, `.` or `..` segment: the ids put in paths (a batch's, a file's) are
+/// percent-encoded, but `.` is a character a path may hold, so an id that is `.`, `..` or empty would make
+/// a dot segment or an empty one, which servers, proxies and gateways that normalise paths resolve to
+/// another endpoint (`batches/../cancel` is `cancel`), with the key.
+fn api_path_is_whole(path: &str) -> Result<(), Error> {
+    let path = path.split('?').next().unwrap_or(path);
+    match path
+        .split('/')
+        .find(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        Some(segment) => {
+            Err(Error::InvalidConfig(format!(
+            "an id in the request path ({path:?}) is {}: it would change which endpoint is called",
+            if segment.is_empty() { "empty" } else { "a dot segment" }
+        )))
+        }
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn api_paths_with_an_empty_or_dot_segment_are_refused() {
+        for path in [
+            "batches/",
+            "batches/.",
+            "batches/..",
+            "batches/../cancel",
+            "files//content",
+            "files/./content",
+        ] {
+            assert!(
+                matches!(super::api_path_is_whole(path), Err(Error::InvalidConfig(_))),
+                "{path}"
+            );
+        }
+        for path in [
+            "chat/completions",
+            "batches/b-1",
+            "batches/..%2Fx/cancel",
+            "files/a.b/content",
+            "models?type=.",
+        ] {
+            assert!(super::api_path_is_whole(path).is_ok(), "{path}");
+        }
+    }
+
     use super::*;
     use crate::cancel::CancelHandle;
     use crate::net::scope::Limits;

@@ -92,13 +92,17 @@ impl Default for Settings {
     }
 }
 
-/// Headers a caller may not set: the key is the client's to send, and the framing is ureq's.
-const RESERVED_HEADERS: [&str; 5] = [
+/// Headers a caller may not set: the key is the client's to send, the framing is ureq's, and the client
+/// sets the others on every request (a second value would be sent beside its own).
+const RESERVED_HEADERS: [&str; 8] = [
     "authorization",
     "content-length",
     "transfer-encoding",
     "host",
     "connection",
+    "content-type",
+    "accept",
+    "accept-encoding",
 ];
 
 /// Checks a header the caller wants to send: a valid name that is not reserved, and a value of visible
@@ -107,11 +111,16 @@ pub(crate) fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue
     let header_name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::InvalidConfig(format!("{name:?} is not a valid HTTP header name")))?;
     if RESERVED_HEADERS.contains(&header_name.as_str()) {
-        let why = if header_name.as_str() == "authorization" {
-            "the API key is sent by the client (ClientBuilder::api_key); a second Authorization \
-             header would be ambiguous"
-        } else {
-            "the HTTP framing is the client's to set"
+        let why = match header_name.as_str() {
+            "authorization" => {
+                "the API key is sent by the client (ClientBuilder::api_key); a second Authorization \
+                 header would be ambiguous"
+            }
+            "content-type" | "accept" | "accept-encoding" => {
+                "the client sets it for each request (the body's type, the answer it reads, \
+                 `identity` encoding)"
+            }
+            _ => "the HTTP framing is the client's to set",
         };
         return Err(Error::InvalidConfig(format!(
             "the header {name:?} cannot be set: {why}"

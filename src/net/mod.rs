@@ -7,7 +7,10 @@
 //!   cancellation, poll mode) on every read and write; TLS and HTTP CONNECT proxies are layered on top by
 //!   ureq's own connectors, so they obey them too.
 //! - [`scope`]: the per-thread slot through which the client hands a request's limits to the transport.
+//! - [`key`]: the API key put on the wire in place of the placeholder ureq is given, so that no log
+//!   record (ureq-proto dumps the request head at `trace`) holds it.
 
+pub(crate) mod key;
 pub(crate) mod resolver;
 pub(crate) mod scope;
 pub(crate) mod tcp;
@@ -19,9 +22,12 @@ use std::sync::Arc;
 
 use ureq::unversioned::transport::{ConnectProxyConnector, ConnectionDetails, Connector};
 
-/// An agent on this crate's thread-free resolver and limit-obeying TCP transport, and the counter of the
-/// connections it opens.
-pub(crate) fn agent(config: ureq::config::Config) -> (ureq::Agent, Arc<AtomicU64>) {
+/// An agent on this crate's thread-free resolver and limit-obeying TCP transport, sending `key`'s real
+/// `Authorization` value in place of its placeholder, and the counter of the connections it opens.
+pub(crate) fn agent(
+    config: ureq::config::Config,
+    key: key::KeySplice,
+) -> (ureq::Agent, Arc<AtomicU64>) {
     let tcp = tcp::TcpConnector::default();
     let opened = tcp.counter();
     // HTTP CONNECT proxies first (they open their own connection through the rest of the chain), then TCP,
@@ -32,6 +38,8 @@ pub(crate) fn agent(config: ureq::config::Config) -> (ureq::Agent, Arc<AtomicU64
     let connector = connector.chain(ureq::unversioned::transport::RustlsConnector::default());
     #[cfg(feature = "native-tls")]
     let connector = connector.chain(ureq::unversioned::transport::NativeTlsConnector::default());
+    // Last, above TLS, where the request head is plain text: the key in place of its placeholder.
+    let connector = connector.chain(key);
     let agent = ureq::Agent::with_parts(
         config,
         Connecting(connector),

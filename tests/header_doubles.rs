@@ -1,11 +1,8 @@
-//! Review 4: per-request headers next to the client's own.
-//!
-//! The README: "Every request says `Accept-Encoding: identity`: no compression layer may hold text back",
-//! and `with_header` / `with_query` "cannot replace the key or the framing". `settings::header` refuses
-//! only `authorization`, `content-length`, `transfer-encoding`, `host` and `connection`; a caller's
-//! `Content-Type` or `Accept-Encoding` is sent *next to* the client's, so the request carries two
-//! conflicting values (and the caller's comes first, which is the one most servers read). For a multipart
-//! upload, a first `Content-Type` without the form's boundary makes the body unreadable.
+//! Per-request headers next to the client's own. Review 4 found a caller's `Content-Type`,
+//! `Accept-Encoding` or `Accept` sent *next to* the client's (two conflicting values, the caller's first:
+//! for a multipart upload, a `Content-Type` without the form's boundary). The README promises
+//! `Accept-Encoding: identity` on every request and that `with_header` cannot replace the framing; these
+//! headers are now refused (`InvalidConfig`). `User-Agent` replaces ureq's (held).
 
 mod common;
 
@@ -18,7 +15,7 @@ const CHAT_BODY: &str = r#"{"id":"c1","object":"chat.completion","created":1,"mo
 #[test]
 fn a_callers_header_never_doubles_a_header_the_client_sets() {
     let server = MockServer::start().unwrap();
-    for _ in 0..3 {
+    for _ in 0..4 {
         server.enqueue(MockResponse::json(serde_json::from_str(CHAT_BODY).unwrap()));
     }
     let client = Client::builder()
@@ -32,6 +29,7 @@ fn a_callers_header_never_doubles_a_header_the_client_sets() {
         ("Content-Type", "text/plain"),
         ("Accept-Encoding", "gzip, br"),
         ("Accept", "text/html"),
+        ("User-Agent", "mine/1.0"),
     ] {
         let before = server.requests().len();
         let result = client.with_header(name, value).chat(&common::request());

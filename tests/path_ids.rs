@@ -1,11 +1,9 @@
-//! Review 4: ids put into request paths must not change which endpoint a request reaches.
-//!
-//! `query::push_encoded` leaves `.` unencoded (it is an RFC 3986 unreserved character), so an id that is
-//! `.` or `..` becomes a dot segment of the path: `get_batch("..")` sends `GET /v1/batches/..`, which any
-//! normalising server, proxy or gateway (RFC 3986 §5.2.4, WHATWG URL, nginx, Go's ServeMux redirect) reads
-//! as `GET /v1/` — and `cancel_batch("..")` as `POST /v1/cancel`, `file_content(Id(".."))` as
-//! `GET /v1/content`, `get_batch(".")` as `GET /v1/batches/` (the batch *list*). An empty id is no better:
-//! `get_batch("")` is `GET /v1/batches/` and `delete_file("")` is `DELETE /v1/files/`.
+//! Ids put into request paths cannot change which endpoint a request reaches. Review 4 found that an id
+//! of `.`, `..` or `""` (percent-encoding leaves `.` alone: it is an RFC 3986 unreserved character) made a
+//! dot segment or an empty one: `get_batch("..")` sent `GET /v1/batches/..`, which a normalising server,
+//! proxy or gateway reads as `GET /v1/`, `cancel_batch("..")` as `POST /v1/cancel`, `get_batch(".")` as
+//! the batch list. Now every API path with an empty or dot segment is refused (`InvalidConfig`) before
+//! anything is sent. Reserved characters inside a longer id stay in their segment (that held).
 
 mod common;
 
@@ -41,6 +39,9 @@ fn normalise(path: &str) -> String {
     out.join("/")
 }
 
+/// A call of the client with one id.
+type Call = Box<dyn Fn() -> Result<(), Error>>;
+
 #[test]
 fn dot_segment_ids_cannot_reach_another_endpoint() {
     let server = MockServer::start().unwrap();
@@ -55,20 +56,20 @@ fn dot_segment_ids_cannot_reach_another_endpoint() {
         .unwrap();
     let mut failures = Vec::new();
     for id in ["", ".", ".."] {
-        let cases: Vec<(&str, String, Box<dyn Fn() -> Result<(), Error>>)> = vec![
-            ("get_batch", format!("/v1/batches/"), {
+        let cases: Vec<(&str, &str, Call)> = vec![
+            ("get_batch", "/v1/batches/", {
                 let (c, id) = (client.clone(), id.to_string());
                 Box::new(move || c.get_batch(&id).map(drop))
             }),
-            ("cancel_batch", format!("/v1/batches/"), {
+            ("cancel_batch", "/v1/batches/", {
                 let (c, id) = (client.clone(), id.to_string());
                 Box::new(move || c.cancel_batch(&id).map(drop))
             }),
-            ("delete_file", format!("/v1/files/"), {
+            ("delete_file", "/v1/files/", {
                 let (c, id) = (client.clone(), id.to_string());
                 Box::new(move || c.delete_file(&id).map(drop))
             }),
-            ("file_content", format!("/v1/files/"), {
+            ("file_content", "/v1/files/", {
                 let (c, id) = (client.clone(), id.to_string());
                 Box::new(move || {
                     c.file_content(&FileRef::Id(id.clone()), &mut Vec::new())
@@ -93,7 +94,7 @@ fn dot_segment_ids_cannot_reach_another_endpoint() {
             let unchanged = normalised == path.replace("%2E", ".").replace("%2e", ".");
             let stays = unchanged
                 && normalised
-                    .strip_prefix(prefix.as_str())
+                    .strip_prefix(prefix)
                     .is_some_and(|rest| !rest.split('/').next().unwrap_or("").is_empty());
             if !stays {
                 failures.push(format!(

@@ -1,12 +1,9 @@
-//! Review 4: no log record, from any target at any level, may carry the API key.
-//!
-//! The README: "no `Display` or `Debug` output of the client, a request, a stream, a result's metadata, a
-//! log record or any error contains the API key", and the Logging section says logging goes through the
-//! `log` facade that ureq uses. `tests/logging.rs` captures only records whose target starts with
-//! `siliconflow`. With the max level at `Trace` (what `RUST_LOG=trace` gives with env_logger), ureq-proto
-//! hex-dumps every byte of the request head it writes, 16 bytes per record (target `ureq_proto::util`):
-//! the `Authorization: Bearer <key>` line goes into the log in the dump's ASCII column (and in hex).
-//! A file of its own: the logger is global.
+//! No log record, from any target at any level, carries the API key. Review 4 found that ureq-proto
+//! hex-dumps every byte of the request head it writes at `trace` (target `ureq_proto::util`, 16 bytes a
+//! record), the `Authorization: Bearer <key>` line included, and that the crate's own attempt records
+//! named a server-given URL unscrubbed. Now ureq is given a placeholder of the key's length, which the last
+//! layer of the connection (above TLS) replaces with the key as the head is sent (`src/net/key.rs`); and
+//! the attempt records are scrubbed. A file of its own: the logger is global.
 
 mod common;
 
