@@ -22,22 +22,7 @@ fn a_key_inside_a_json_text_body_is_scrubbed() {
     );
     let line = serde_json::json!({"custom_id": "b", "response": {"status_code": 400, "request_id": "r", "body": inner}})
         .to_string();
-    let answers = [
-        r#"{"id":"b","status":"completed","output_file_id":"file-out"}"#.to_string(),
-        format!("{line}\n"),
-    ];
-    let (base, server) = raw_server(2, move |n, _, stream| {
-        write_response(
-            stream,
-            200,
-            &[("Content-Type", "application/json")],
-            &answers[n],
-        );
-    });
-    let client = client(&base);
-    let job = client.resume_batch_job("b").unwrap();
-    let results: Vec<_> = job.results().collect();
-    let _ = server.join();
+    let results = batch_results(format!("{line}\n"));
     let shown = format!("{results:?}");
     let displayed: String = results
         .iter()

@@ -263,12 +263,7 @@ fn a_cancel_mid_body_keeps_the_text_and_stops_the_stream() {
         stream.next().unwrap().unwrap().content.as_deref(),
         Some("partial")
     );
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        let at = Instant::now();
-        cancel.cancel();
-        at
-    });
+    let canceller = cancel_in(cancel, Duration::from_millis(200));
     let error = stream.next().unwrap().unwrap_err();
     let cancelled_at = canceller.join().unwrap();
     assert!(matches!(error, Error::Cancelled), "{error:?}");

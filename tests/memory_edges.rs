@@ -26,7 +26,7 @@ use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use common::alloc::{LIVE, PEAK};
+use common::alloc::{peak_above, reset_peak, LIVE};
 
 #[global_allocator]
 static ALLOCATOR: common::alloc::Counting = common::alloc::Counting;
@@ -68,11 +68,10 @@ fn one_event_of_a_million_empty_tool_call_fragments_stays_within_the_memory_boun
     assert!(body.len() < MAX_EVENT, "{} bytes", body.len());
 
     // 1. Peak growth while the event is read.
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = reset_peak();
     let mut stream = ChatStream::from_reader(&body[..]).with_limits(limits());
     let error = stream.by_ref().find_map(Result::err);
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peak_above(base);
     // 2. What the failed stream still holds while the caller reads what it received (as the README
     //    invites: "what was accumulated stays readable").
     let retained = LIVE.load(Ordering::SeqCst).saturating_sub(base);
@@ -134,14 +133,13 @@ fn tool_call_bookkeeping_is_counted_at_its_real_size() {
         );
     }
     body.extend_from_slice(b"data: [DONE]\n\n");
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = reset_peak();
     // Default limits: 8 MiB events, 64 MiB accumulated.
     let mut stream = ChatStream::from_reader(&body[..]);
     let error = stream.by_ref().find_map(Result::err);
     let held = stream.held_bytes();
     let live = LIVE.load(Ordering::SeqCst).saturating_sub(base);
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peak_above(base);
     drop(stream);
     eprintln!(
         "{} KiB of events: error {error:?}; held_bytes() {} MiB, live heap {} MiB, peak {} MiB",
@@ -198,16 +196,10 @@ fn speech_peak(
     chunked: bool,
 ) -> (Result<siliconflow::DownloadedBytes, Error>, usize) {
     let (base, server) = serve(vec![("audio/mpeg", audio)], chunked);
-    let client = siliconflow::Client::builder()
-        .api_key("sk-test-memory-0123456789")
-        .base_url(&base)
-        .retry_policy(siliconflow::RetryPolicy::none())
-        .build()
-        .unwrap();
-    let base_heap = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base_heap, Ordering::SeqCst);
+    let client = common::client(&base);
+    let base_heap = reset_peak();
     let result = client.speech_bytes(&siliconflow::SpeechRequest::new("m", "hi"));
-    let peak = PEAK.load(Ordering::SeqCst) - base_heap;
+    let peak = peak_above(base_heap);
     server.join().unwrap();
     (result, peak)
 }
@@ -241,18 +233,14 @@ fn a_batch_result_line_stays_within_the_memory_bound() {
         ],
         false,
     );
-    let client = siliconflow::Client::builder()
-        .api_key("sk-test-memory-0123456789")
-        .base_url(&base)
-        .retry_policy(siliconflow::RetryPolicy::none())
+    let client = common::builder(&base)
         .max_accumulated_size(Some(64 * 1024))
         .build()
         .unwrap();
-    let base_heap = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base_heap, Ordering::SeqCst);
+    let base_heap = reset_peak();
     let job = client.resume_batch_job("b").unwrap();
     let results: Vec<_> = job.results().collect();
-    let peak = PEAK.load(Ordering::SeqCst) - base_heap;
+    let peak = peak_above(base_heap);
     server.join().unwrap();
     let read = results
         .iter()
@@ -292,18 +280,12 @@ fn a_streaming_request_answered_with_json_stays_within_the_memory_bound() {
     );
     drop(content);
     let (base, server) = serve(vec![("application/json", Arc::clone(&body))], false);
-    let client = siliconflow::Client::builder()
-        .api_key("sk-test-memory-0123456789")
-        .base_url(&base)
-        .retry_policy(siliconflow::RetryPolicy::none())
-        .build()
-        .unwrap();
+    let client = common::client(&base);
     let request = siliconflow::ChatRequest::new("m", vec![siliconflow::Message::user("hi")]);
-    let base_heap = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base_heap, Ordering::SeqCst);
+    let base_heap = reset_peak();
     let mut stream = client.chat_stream(&request).unwrap();
     let deltas: Vec<_> = stream.by_ref().collect();
-    let peak = PEAK.load(Ordering::SeqCst) - base_heap;
+    let peak = peak_above(base_heap);
     let content = stream.content().len();
     drop((stream, deltas));
     server.join().unwrap();
@@ -356,8 +338,7 @@ fn accumulated_text_grows_past_the_bound_by_string_doubling() {
         .max_event_size(MAX_EVENT)
         .max_accumulated_size(Some(MAX_ACC));
 
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = reset_peak();
     let mut stream = ChatStream::from_reader(body.as_bytes()).with_limits(limits);
     let mut error = None;
     while let Some(delta) = stream.next_ref() {
@@ -366,7 +347,7 @@ fn accumulated_text_grows_past_the_bound_by_string_doubling() {
             break;
         }
     }
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peak_above(base);
     let held: usize = stream
         .choices()
         .iter()
@@ -429,8 +410,7 @@ fn replaced_metadata_keeps_its_capacity_uncounted() {
         .max_event_size(MAX_EVENT)
         .max_accumulated_size(Some(MAX_ACC));
 
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
+    let base = reset_peak();
     let reader = std::io::BufReader::with_capacity(64 * 1024, body.as_bytes());
     let mut stream = ChatStream::from_reader(reader).with_limits(limits);
     let mut error = None;
@@ -440,7 +420,7 @@ fn replaced_metadata_keeps_its_capacity_uncounted() {
             break;
         }
     }
-    let peak = PEAK.load(Ordering::SeqCst) - base;
+    let peak = peak_above(base);
     let retained = LIVE.load(Ordering::SeqCst).saturating_sub(base);
     let content = stream.content().len();
     drop(stream);

@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::KEY;
 use siliconflow::mock::{MockResponse, MockServer};
-use siliconflow::{Client, Error, FileRef, RetryPolicy};
+use siliconflow::{Error, FileRef};
 
 /// RFC 3986 §5.2.4 remove_dot_segments, after decoding `%2E` (which RFC 3986 §2.3 and the WHATWG URL
 /// parser treat as `.`).
@@ -44,16 +43,8 @@ type Call = Box<dyn Fn() -> Result<(), Error>>;
 
 #[test]
 fn dot_segment_ids_cannot_reach_another_endpoint() {
-    let server = MockServer::start().unwrap();
-    for _ in 0..16 {
-        server.enqueue(MockResponse::json(serde_json::json!({"message": "not found"})).status(404));
-    }
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(server.base_url())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let server = not_found_server(16);
+    let client = common::client(&server.base_url());
     let mut failures = Vec::new();
     for id in ["", ".", ".."] {
         let cases: Vec<(&str, &str, Call)> = vec![
@@ -109,16 +100,8 @@ fn dot_segment_ids_cannot_reach_another_endpoint() {
 /// It held: `/`, `?`, `#`, `%`, spaces and `..` inside a longer id are percent-encoded into one segment.
 #[test]
 fn reserved_characters_in_ids_stay_in_their_segment() {
-    let server = MockServer::start().unwrap();
-    for _ in 0..4 {
-        server.enqueue(MockResponse::json(serde_json::json!({"message": "not found"})).status(404));
-    }
-    let client = Client::builder()
-        .api_key(KEY)
-        .base_url(server.base_url())
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let server = not_found_server(4);
+    let client = common::client(&server.base_url());
     let _ = client.get_batch("a/../b?c=1#d e%2F");
     let _ = client.cancel_batch("../../models");
     let requests = server.requests();
@@ -128,4 +111,13 @@ fn reserved_characters_in_ids_stay_in_their_segment() {
     );
     assert_eq!(requests[0].query, "");
     assert_eq!(requests[1].path, "/v1/batches/..%2F..%2Fmodels/cancel");
+}
+
+/// A mock server that answers the next `answers` requests with 404.
+fn not_found_server(answers: usize) -> MockServer {
+    let server = MockServer::start().unwrap();
+    for _ in 0..answers {
+        server.enqueue(MockResponse::json(serde_json::json!({"message": "not found"})).status(404));
+    }
+    server
 }

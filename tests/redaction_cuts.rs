@@ -73,21 +73,7 @@ fn a_batch_result_line_keeps_no_prefix_of_the_key() {
         serde_json::json!({"custom_id": "b", "response": {"status_code": 400, "body": body_text}})
             .to_string();
     let file = format!("{line1}\n{line2}\n");
-    let answers = [
-        (
-            r#"{"id":"b","status":"completed","output_file_id":"file-out"}"#.to_string(),
-            "application/json",
-        ),
-        (file, "application/jsonl"),
-    ];
-    let (base, server) = raw_server(2, move |n, _, stream| {
-        let (body, kind) = &answers[n];
-        write_response(stream, 200, &[("Content-Type", kind)], body);
-    });
-    let client = client(&base);
-    let job = client.resume_batch_job("b").unwrap();
-    let results: Vec<_> = job.results().collect();
-    let _ = server.join();
+    let results = batch_results(file);
     assert_eq!(results.len(), 2, "{:.300}", format!("{results:?}"));
     let leaks: Vec<String> = results
         .iter()
@@ -121,22 +107,11 @@ fn a_batch_result_s_metadata_keeps_no_key() {
     let line = format!(
         r#"{{"custom_id":"a","response":{{"status_code":200,"request_id":"echo {KEY}","body":{{"choices":[{{"index":0,"message":{{"role":"assistant","content":"4"}},"finish_reason":"stop"}}]}}}}}}"#
     );
-    let answers = [
-        r#"{"id":"b","status":"completed","output_file_id":"file-out"}"#.to_string(),
-        format!("{line}\n"),
-    ];
-    let (base, server) = raw_server(2, move |n, _, stream| {
-        write_response(
-            stream,
-            200,
-            &[("Content-Type", "application/json")],
-            &answers[n],
-        );
-    });
-    let client = client(&base);
-    let job = client.resume_batch_job("b").unwrap();
-    let (custom_id, answer) = job.results().next().expect("a line").expect("read");
-    let _ = server.join();
+    let (custom_id, answer) = batch_results(format!("{line}\n"))
+        .into_iter()
+        .next()
+        .expect("a line")
+        .expect("read");
     let completion = answer.expect("a completion");
     assert_eq!(custom_id, "a");
     assert_no_piece(

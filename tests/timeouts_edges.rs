@@ -65,25 +65,8 @@ fn a_connect_proxy_trickling_its_answer_ends_at_the_connect_timeout() {
 /// response 500 ms, and the send takes as long as the server likes (6 s, then it stops reading).
 #[test]
 fn a_slowly_reading_server_cannot_keep_the_send_going_past_the_event_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-            line.clear();
-        }
-        let started = Instant::now();
-        let mut buf = vec![0u8; 16 * 1024];
-        while started.elapsed() < Duration::from_secs(6) {
-            if reader.read(&mut buf).unwrap_or(0) == 0 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_secs(2)); // stop reading: now idle fires
-    });
+    // 16 KiB every 50 ms for 6 s, then nothing (now idle fires).
+    let (base, server) = slow_reader(16 * 1024, Duration::from_millis(50), Duration::from_secs(6));
     let client = builder(&base)
         .idle_timeout(Some(Duration::from_millis(300)))
         .event_timeout(Some(Duration::from_millis(500)))
@@ -160,24 +143,7 @@ fn endless_trailers_after_done_do_not_hold_next() {
 /// deadline.
 #[test]
 fn the_deadline_holds_while_a_slow_reader_takes_the_request() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-            line.clear();
-        }
-        let started = Instant::now();
-        let mut buf = vec![0u8; 512];
-        while started.elapsed() < Duration::from_secs(12) {
-            if reader.get_mut().read(&mut buf).unwrap_or(0) == 0 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let (base, server) = slow_reader(512, Duration::from_millis(100), Duration::from_secs(12));
     let client = builder(&base)
         .deadline(Some(Duration::from_secs(1)))
         .idle_timeout(None)
@@ -202,4 +168,33 @@ fn the_deadline_holds_while_a_slow_reader_takes_the_request() {
         took < Duration::from_millis(1300),
         "deadline 1 s, the request ended after {took:?}"
     );
+}
+
+/// A server that reads a request's head, then its body `block` bytes at a time with a `pause` after each
+/// read (straight from the socket, no read-ahead), for `reading`, then stops reading for 2 s.
+fn slow_reader(
+    block: usize,
+    pause: Duration,
+    reading: Duration,
+) -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+            line.clear();
+        }
+        let started = Instant::now();
+        let mut buf = vec![0u8; block];
+        while started.elapsed() < reading {
+            if reader.get_mut().read(&mut buf).unwrap_or(0) == 0 {
+                return;
+            }
+            std::thread::sleep(pause);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    (base, server)
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{content_event, finish_event, proxy, request, KEY};
+use common::{cancel_in, content_event, finish_event, proxy, request, KEY};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use siliconflow::{CancelHandle, Client, Error, RetryPolicy, StreamEnd, TimeoutKind};
@@ -181,12 +181,7 @@ fn cancel_and_deadline_end_a_stalled_tls_stream_promptly() {
         stream.next().unwrap().unwrap().content.as_deref(),
         Some("partial")
     );
-    let canceller = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        let at = Instant::now();
-        cancel.cancel();
-        at
-    });
+    let canceller = cancel_in(cancel, Duration::from_millis(200));
     let error = stream.next().unwrap().unwrap_err();
     let at = canceller.join().unwrap();
     assert!(matches!(error, Error::Cancelled), "{error:?}");

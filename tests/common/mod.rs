@@ -289,3 +289,36 @@ pub fn peak_rss_kib() -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Cancels `cancel` from another thread after `after`; the thread returns the instant it cancelled.
+pub fn cancel_in(
+    cancel: siliconflow::CancelHandle,
+    after: std::time::Duration,
+) -> JoinHandle<std::time::Instant> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let at = std::time::Instant::now();
+        cancel.cancel();
+        at
+    })
+}
+
+/// The results of a completed batch whose output file is `file` (JSON lines, served as
+/// `application/jsonl`), read through `resume_batch_job("b").results()` against a raw server.
+pub fn batch_results(file: String) -> Vec<Result<siliconflow::BatchResult, siliconflow::Error>> {
+    let answers = [
+        (
+            r#"{"id":"b","status":"completed","output_file_id":"file-out"}"#.to_string(),
+            "application/json",
+        ),
+        (file, "application/jsonl"),
+    ];
+    let (base, server) = raw_server(2, move |n, _, stream| {
+        let (body, kind) = &answers[n];
+        write_response(stream, 200, &[("Content-Type", kind)], body);
+    });
+    let job = client(&base).resume_batch_job("b").expect("the batch");
+    let results = job.results().collect();
+    let _ = server.join();
+    results
+}
