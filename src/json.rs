@@ -32,12 +32,15 @@ pub(crate) fn from_slice_lenient<T: DeserializeOwned>(
     };
     let fixed = replace_lone_surrogates(bytes);
     let text = fixed.as_deref().unwrap_or(bytes);
+    // The error that decides whether duplicate keys are to blame is the fixed text's.
+    let mut last = None;
     if fixed.is_some() {
-        if let Ok(value) = serde_json::from_slice(text) {
-            return Ok(value);
+        match serde_json::from_slice(text) {
+            Ok(value) => return Ok(value),
+            Err(e) => last = Some(e),
         }
     }
-    if let Some(deduplicated) = without_duplicate_keys(text, &first) {
+    if let Some(deduplicated) = without_duplicate_keys(text, last.as_ref().unwrap_or(&first)) {
         if let Ok(value) = serde_json::from_slice(&deduplicated) {
             return Ok(value);
         }
@@ -54,12 +57,14 @@ pub(crate) fn from_vec_lenient<T: DeserializeOwned>(
         Ok(value) => return Ok(value),
         Err(e) => e,
     };
+    let mut last = None;
     if replace_lone_surrogates_in_place(&mut bytes) {
-        if let Ok(value) = serde_json::from_slice(&bytes) {
-            return Ok(value);
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => return Ok(value),
+            Err(e) => last = Some(e),
         }
     }
-    if let Some(deduplicated) = without_duplicate_keys(&bytes, &first) {
+    if let Some(deduplicated) = without_duplicate_keys(&bytes, last.as_ref().unwrap_or(&first)) {
         drop(bytes);
         if let Ok(value) = serde_json::from_slice(&deduplicated) {
             return Ok(value);
@@ -350,6 +355,27 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[test]
+    fn a_lone_surrogate_before_a_duplicate_key_reads_both_ways() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            content: String,
+        }
+        let text = br#"{"content":"\ud800","content":"b"}"#;
+        let expected = Doc {
+            content: "b".to_string(),
+        };
+        assert_eq!(from_slice_lenient::<Doc>(text).unwrap(), expected);
+        assert_eq!(from_vec_lenient::<Doc>(text.to_vec()).unwrap(), expected);
+        let text = br#"{"content":"a","content":"\ud800"}"#;
+        let expected = Doc {
+            content: "\u{fffd}".to_string(),
+        };
+        assert_eq!(from_slice_lenient::<Doc>(text).unwrap(), expected);
+        assert_eq!(from_vec_lenient::<Doc>(text.to_vec()).unwrap(), expected);
+    }
 
     #[test]
     fn lone_surrogates_become_replacement_characters() {

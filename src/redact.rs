@@ -81,14 +81,20 @@ impl Redactor {
     /// The text up to byte `max` of the text as given (never past an occurrence of the key that the cut
     /// would split), with every occurrence replaced. The cut is measured in the text as given, not in the
     /// scrubbed one, so a key lying past the cut can never be pulled in by the shorter replacements before
-    /// it. `text` should reach [`margin`](Self::margin) bytes past `max` when it is itself a cut of a
-    /// longer text, so that a key starting before `max` is found whole.
+    /// it. Only `max` and [`margin`](Self::margin) bytes of `text` are read; when `text` is itself a cut of
+    /// a longer text, it should reach that far, so that a key starting before `max` is found whole.
     pub(crate) fn scrub_prefix(&self, text: &str, max: usize) -> String {
         let mut end = max.min(text.len());
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        let found = self.occurrences(text);
+        // An occurrence the cut keeps or splits starts before `max`, so it ends within the margin: the
+        // rest of a long text (a whole event, a whole body) is never scanned.
+        let mut scan = max.saturating_add(self.margin()).min(text.len());
+        while !text.is_char_boundary(scan) {
+            scan += 1;
+        }
+        let found = self.occurrences(&text[..scan]);
         if let Some(&(start, _)) = found
             .iter()
             .find(|&&(start, stop)| start < end && stop > end)

@@ -328,6 +328,37 @@ fn streaming_request_answered_with_a_json_completion() {
     assert_eq!(stream.into_completion().id, "c1");
 }
 
+/// A replayed JSON answer counts its id, model and fingerprint against the accumulation bound as a chunk
+/// would (they were once left out: a 100 KB id and model passed a 10,000-byte bound).
+#[test]
+fn a_replayed_json_answer_counts_its_metadata_against_the_bound() {
+    let mut server = mockito::Server::new();
+    let big = "i".repeat(100_000);
+    let _mock = server
+        .mock("POST", "/v1/chat/completions")
+        .with_header("content-type", "application/json")
+        .with_body(
+            json!({"id": big, "object": "chat.completion", "created": 5, "model": big,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                "finish_reason": "stop"}]})
+            .to_string(),
+        )
+        .create();
+    let client = siliconflow::Client::builder()
+        .api_key(KEY)
+        .base_url(format!("{}/v1", server.url()))
+        .max_accumulated_size(Some(10_000))
+        .build()
+        .unwrap();
+    let mut stream = client.chat_stream(&request()).unwrap();
+    let first = stream.next().unwrap();
+    assert!(
+        matches!(first, Err(Error::AccumulatedTooLarge { limit: 10_000 })),
+        "{first:?}"
+    );
+    assert!(stream.next().is_none());
+}
+
 #[test]
 fn streaming_request_answered_with_a_json_error_on_200() {
     let mut server = mockito::Server::new();

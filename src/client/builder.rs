@@ -290,12 +290,8 @@ impl ClientBuilder {
                     .to_string(),
             ));
         }
-        HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-            Error::InvalidConfig(
-                "the API key contains characters that cannot be sent in an HTTP header".to_string(),
-            )
-        })?;
-        // ureq gets a placeholder; the key goes onto the wire only (see `net::key`).
+        // ureq gets a placeholder; the key goes onto the wire only (see `net::key`). The key is visible
+        // ASCII (checked above), so `Bearer <key>` is a valid header value, as is its placeholder.
         let splice = KeySplice::new(key);
         let mut authorization = HeaderValue::from_str(splice.placeholder()).map_err(|_| {
             Error::InvalidConfig("the API key cannot be sent in an HTTP header".to_string())

@@ -14,7 +14,7 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTi
 /// The `Authorization` value ureq is given, and the real one that replaces it on the wire.
 #[derive(Clone)]
 pub(crate) struct KeySplice {
-    placeholder: Arc<[u8]>,
+    placeholder: Arc<str>,
     value: Arc<[u8]>,
 }
 
@@ -25,14 +25,14 @@ impl fmt::Debug for KeySplice {
 }
 
 /// What the placeholder is made of, repeated or cut to the key's length.
-const PATTERN: &[u8] = b"siliconflow-api-key-placeholder-";
+const PATTERN: &str = "siliconflow-api-key-placeholder-";
 
 impl KeySplice {
     /// For the `Authorization` value `Bearer <key>`.
     pub(crate) fn new(key: &str) -> Self {
         let value = format!("Bearer {key}").into_bytes();
-        let mut placeholder = b"Bearer ".to_vec();
-        placeholder.extend(PATTERN.iter().cycle().take(key.len()));
+        let mut placeholder = String::from("Bearer ");
+        placeholder.extend(PATTERN.chars().cycle().take(key.len()));
         KeySplice {
             placeholder: placeholder.into(),
             value: value.into(),
@@ -41,8 +41,7 @@ impl KeySplice {
 
     /// The value to give ureq: printable ASCII, as long as the real one.
     pub(crate) fn placeholder(&self) -> &str {
-        // Built from ASCII only (`new`); the fallback cannot be reached.
-        std::str::from_utf8(&self.placeholder).unwrap_or("Bearer")
+        &self.placeholder
     }
 
     /// Puts the real value in place of the placeholder in `output`, when it begins a request head and the
@@ -54,9 +53,10 @@ impl KeySplice {
         }
         let head_end = memchr::memmem::find(output, b"\r\n\r\n").map_or(output.len(), |e| e + 2);
         let head = &output[..head_end];
-        let len = self.placeholder.len();
+        let placeholder = self.placeholder.as_bytes();
+        let len = placeholder.len();
         let mut from = 0;
-        while let Some(at) = memchr::memmem::find(&head[from..], &self.placeholder) {
+        while let Some(at) = memchr::memmem::find(&head[from..], placeholder) {
             let at = from + at;
             let after = &head[at + len..];
             if matches!(head[..at].last(), Some(b':' | b' ')) && after.starts_with(b"\r\n") {
@@ -80,6 +80,7 @@ impl<In: Transport> Connector<In> for KeySplice {
         Ok(chained.map(|inner| KeyTransport {
             inner,
             splice: self.clone(),
+            head_due: true,
         }))
     }
 }
@@ -88,6 +89,9 @@ impl<In: Transport> Connector<In> for KeySplice {
 pub(crate) struct KeyTransport<T> {
     inner: T,
     splice: KeySplice,
+    /// Whether a request head is the next thing sent: when the connection is new, and once a response
+    /// is awaited. Cleared when the head's end has gone out, so body bytes are never looked at.
+    head_due: bool,
 }
 
 impl<T> fmt::Debug for KeyTransport<T> {
@@ -102,13 +106,20 @@ impl<T: Transport> Transport for KeyTransport<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let output = self.inner.buffers().output();
-        let amount_in = amount.min(output.len());
-        self.splice.splice(&mut output[..amount_in]);
+        if self.head_due {
+            let output = self.inner.buffers().output();
+            let sent = amount.min(output.len());
+            let output = &mut output[..sent];
+            self.splice.splice(output);
+            if memchr::memmem::find(output, b"\r\n\r\n").is_some() {
+                self.head_due = false;
+            }
+        }
         self.inner.transmit_output(amount, timeout)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.head_due = true;
         self.inner.await_input(timeout)
     }
 

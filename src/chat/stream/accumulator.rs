@@ -368,10 +368,18 @@ impl Accumulator {
     where
         I: IntoIterator<Item = Admission<'d>> + Clone,
     {
-        // The common chunk: choices already known, no tool calls. Only the bytes count.
+        // The common chunk: choices already known, and tool calls (if any) too, as the argument fragments
+        // of a call in progress. Only the bytes count.
         let mut bytes = 0usize;
         for delta in deltas.clone() {
-            if !delta.tool_calls.is_empty() || self.positions.find(delta.index).is_none() {
+            let known = self.positions.find(delta.index).is_some_and(|p| {
+                let calls = &self.choices[p].tool_positions;
+                delta
+                    .tool_calls
+                    .iter()
+                    .all(|c| calls.find(c.index).is_some())
+            });
+            if !known {
                 return self.admit_new(deltas, metadata, limits);
             }
             bytes = bytes.saturating_add(delta.bytes);
@@ -457,8 +465,16 @@ impl Accumulator {
     }
 
     /// The size of the metadata kept (see [`hold`](Self::hold)).
+    #[cfg(test)]
     pub(crate) fn metadata_held(&self) -> usize {
         self.metadata_held
+    }
+
+    /// What the metadata the accumulator keeps now costs ([`metadata_cost`]).
+    pub(crate) fn metadata_kept(&self) -> usize {
+        metadata_cost(
+            self.id.len() + self.model.len() + self.system_fingerprint.len() + self.usage.raw_len(),
+        )
     }
 
     /// Choice 0, the one the single-choice accessors report.
@@ -593,7 +609,14 @@ fn kept_spare(len: usize) -> usize {
 }
 
 /// The bytes a kept text may have allocated beyond its length and an eighth of it.
-pub(crate) const KEPT_SPARE: usize = 64;
+const KEPT_SPARE: usize = 64;
+
+/// What the four kept texts (id, model, fingerprint, usage) cost against the accumulation bound, given
+/// the sum of their lengths: the lengths and the spare their allocations may have beyond them (an eighth
+/// and [`KEPT_SPARE`] each; the eighths of the four add up to at most the eighth of their total).
+pub(crate) fn metadata_cost(total_len: usize) -> usize {
+    total_len + total_len / 8 + 4 * KEPT_SPARE
+}
 
 /// Byte equality without a call into the C library: the ids and model names compared on every chunk are
 /// a few dozen bytes, for which `memcmp`'s call and vector setup cost more than the comparison.

@@ -257,7 +257,8 @@ impl<R: BufRead> ChatStream<R> {
             bytes: d.held_bytes(),
             tool_calls: &d.tool_calls,
         });
-        let metadata = stream.acc.metadata_held();
+        // The id, model and fingerprint just set count as a chunk's would.
+        let metadata = stream.acc.metadata_kept();
         match stream.acc.admit(admissions, metadata, &stream.limits) {
             Ok(()) => {
                 for delta in deltas {

@@ -15,7 +15,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::accumulator::{set_text, Accumulator, KEPT_SPARE};
+use super::accumulator::{metadata_cost, set_text, Accumulator};
 use super::parsed::{Deltas, WireDelta};
 use super::piece::{RawSpanSeed, Span, SpanSeed};
 use super::tool_wire::ToolCallsSeed;
@@ -201,18 +201,16 @@ pub(crate) struct ChunkMeta<'a> {
 }
 
 impl ChunkMeta<'_> {
-    /// The bytes the metadata the accumulator keeps may take once this chunk is applied: the four fields
-    /// (the new value when this chunk sets one) at their lengths and the spare their allocations may have
-    /// beyond them (an eighth and [`KEPT_SPARE`] each: a slot far larger than its new value is
-    /// allocated anew).
+    /// What the metadata the accumulator keeps costs once this chunk is applied ([`metadata_cost`]): the
+    /// four fields, the new value where this chunk sets one.
     pub(crate) fn held_after(&self, acc: &Accumulator) -> usize {
         let len = |new: &Option<Span>, old: &str| new.as_ref().map_or(old.len(), Span::len);
-        let total = len(&self.id, &acc.id)
-            + len(&self.model, &acc.model)
-            + len(&self.system_fingerprint, &acc.system_fingerprint)
-            + self.usage.map_or(acc.usage.raw_len(), str::len);
-        // The eighths of the four lengths add up to at most the eighth of their total.
-        total + total / 8 + 4 * KEPT_SPARE
+        metadata_cost(
+            len(&self.id, &acc.id)
+                + len(&self.model, &acc.model)
+                + len(&self.system_fingerprint, &acc.system_fingerprint)
+                + self.usage.map_or(acc.usage.raw_len(), str::len),
+        )
     }
 
     /// Applies the metadata; `data` and `scratch` are what the chunk was parsed from and into.
