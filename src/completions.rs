@@ -305,11 +305,7 @@ impl Entry for CompletionChoice {
 impl CompletionRequest {
     /// The JSON body with `stream` set as given (the request itself is not changed).
     fn to_body(&self, stream: bool) -> Result<Vec<u8>, Error> {
-        let mut value = serde_json::to_value(self).map_err(Error::Serialize)?;
-        if let Value::Object(map) = &mut value {
-            map.insert("stream".to_string(), Value::Bool(stream));
-        }
-        serde_json::to_vec(&value).map_err(Error::Serialize)
+        crate::json::body_with_stream(self, stream)
     }
 }
 
@@ -334,10 +330,7 @@ impl Client {
             let exchange = self.execute(Call::post_json("completions", body))?;
             let crate::client::Exchange { meta, mut body, .. } = exchange;
             let limits = self.limits();
-            let streamed = meta
-                .header("content-type")
-                .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/event-stream"));
-            if streamed {
+            if meta.is_mime("text/event-stream") {
                 // A server that streams anyway: read it to the end with the chat stream's decoder.
                 let mut stream = crate::chat::stream::ChatStream::for_http(
                     body,

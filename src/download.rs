@@ -5,7 +5,8 @@
 //! Every read runs under the request's limits, like a chat stream: the idle timeout between two reads,
 //! the overall deadline, cancellation, and the **event timeout, which bounds the whole body** (default
 //! 10 minutes; raise it with [`Client::with_event_timeout`] for a very large file on a slow link).
-//! Nothing is held in memory beyond one read buffer, whatever the body's size.
+//! Nothing is held in memory beyond one read buffer, whatever the body's size, except a JSON answer
+//! where audio was expected, read whole (up to `max_event_size`) to tell an error from the rest.
 //!
 //! Generated images and videos live at pre-signed URLs on another host (SiliconFlow's object storage):
 //! [`Client::download_image`] and [`Client::download_video`] fetch them **without the API key or any
@@ -184,17 +185,12 @@ impl Client {
     /// whole, or as [`Error::Api`] when it is an error object.
     fn binary_exchange(&self, call: Call<'_>, json_errors: bool) -> Result<Binary, Error> {
         let mut exchange = self.execute(call)?;
-        let is_json = exchange
-            .meta
-            .header("content-type")
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-        if !(json_errors && is_json) {
+        if !(json_errors && exchange.meta.is_mime("application/json")) {
             return Ok(Binary::Body(Box::new(exchange)));
         }
         let bytes = exchange.body.read_bounded(self.limits().max_event_size)?;
-        let top = TopLevel::of(&bytes);
-        if top.error || (top.code && top.message) {
+        // An error object, or SiliconFlow's `code` + `message` (the chat rule: no audio has `choices`).
+        if TopLevel::of(&bytes).is_error(true) {
             return Err(Error::Api(Box::new(api_error(
                 &exchange.meta,
                 &bytes,

@@ -144,9 +144,11 @@ pub enum Error {
         limit: usize,
     },
 
-    /// The text accumulated by one stream (content, reasoning and tool-call arguments of every choice)
-    /// exceeded the configured bound.
-    #[error("the streamed text exceeded the {limit}-byte accumulation limit")]
+    /// What one stream keeps exceeded the configured bound
+    /// ([`StreamLimits::max_accumulated_size`](crate::StreamLimits::max_accumulated_size)): its text
+    /// (content, reasoning and tool-call arguments of every choice, with the room its strings grow
+    /// ahead), its latest metadata and its bookkeeping of choices and tool calls.
+    #[error("the stream exceeded the {limit}-byte accumulation limit")]
     AccumulatedTooLarge {
         /// The bound, in bytes.
         limit: usize,

@@ -253,10 +253,36 @@ fn next_lone_surrogate(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-fn hex4(digits: Option<&[u8]>) -> Option<u32> {
+pub(crate) fn hex4(digits: Option<&[u8]>) -> Option<u32> {
     digits?
         .iter()
         .try_fold(0u32, |acc, &d| Some(acc * 16 + char::from(d).to_digit(16)?))
+}
+
+/// A request's JSON body with `stream` set as given, whatever the request says (the request itself is not
+/// changed).
+pub(crate) fn body_with_stream<T: serde::Serialize>(
+    request: &T,
+    stream: bool,
+) -> Result<Vec<u8>, crate::error::Error> {
+    let mut value = serde_json::to_value(request).map_err(crate::error::Error::Serialize)?;
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("stream".to_string(), serde_json::Value::Bool(stream));
+    }
+    serde_json::to_vec(&value).map_err(crate::error::Error::Serialize)
+}
+
+/// Reads past a value (`deserialize_with`, with `default`): whether the field is present.
+pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A field's value as its raw JSON text (`deserialize_with`, with `default`: `None` when absent; `null`
+/// is kept as the text `null`).
+pub(crate) fn present_raw<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// A map key, borrowed from the input when it has no escapes.

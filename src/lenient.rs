@@ -242,8 +242,6 @@ pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>
     Ok(Lenient::<u64>::deserialize(d)?.0)
 }
 
-/// Reads an optional number leniently (`deserialize_with`): a JSON number, or a string that parses as a
-/// finite number; anything else reads as `None`.
 /// Visitor methods that read the scalars a loosely typed field may hold instead of its real shape (a
 /// boolean, a number, `null`, and unless `except_str` a string) as `$value`, skipping them: one odd value
 /// must not make a whole answer unreadable.
@@ -274,6 +272,8 @@ macro_rules! skip_scalars {
 }
 pub(crate) use skip_scalars;
 
+/// Reads an optional number leniently (`deserialize_with`): a JSON number, or a string that parses as a
+/// finite number; anything else reads as `None`.
 #[cfg(test)]
 pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(Lenient::<f64>::deserialize(d)?.0)

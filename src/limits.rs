@@ -2,8 +2,8 @@
 
 use crate::sse::DEFAULT_MAX_EVENT_SIZE;
 
-/// The default bound on the text one stream accumulates: 64 MiB (about 16 million tokens; a real answer is
-/// well under 1 MiB).
+/// The default bound on what one stream keeps, as allocated: 64 MiB, about 56 MiB of text (some 14 million
+/// tokens; a real answer is well under 1 MiB). See [`StreamLimits::max_accumulated_size`].
 pub const DEFAULT_MAX_ACCUMULATED_SIZE: usize = 64 * 1024 * 1024;
 
 /// The default bound on the distinct choices of one stream (and the choice entries of one event): 1,024.

@@ -191,6 +191,13 @@ impl ResponseMeta {
         self.headers.get(name)
     }
 
+    /// Whether the `Content-Type` is `mime` (compared without its parameters, ignoring case).
+    pub(crate) fn is_mime(&self, mime: &str) -> bool {
+        self.header("content-type")
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
+    }
+
     /// The request id to quote to support. The names searched, in this order:
     ///
     /// 1. `x-siliconcloud-trace-id` (SiliconFlow)

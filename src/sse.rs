@@ -49,7 +49,8 @@ pub const DEFAULT_MAX_EVENT_SIZE: usize = 8 * 1024 * 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// One dispatched server-sent event, borrowing the decoder's buffers.
+/// One dispatched server-sent event, borrowing the decoder's buffers (or the reader's, when the event lay
+/// whole in it).
 ///
 /// It stays valid until the next call to [`SseDecoder::next_event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub struct Event<'a> {
     /// The event type: the last `event:` field of this event, or `"message"` when there was none.
     pub event: &'a str,
-    /// The `data:` lines of this event joined with `\n` (never empty: empty events are not dispatched).
+    /// The `data:` lines of this event joined with `\n` (empty for an event of empty `data:` lines; an
+    /// event with no `data:` line is not dispatched).
     pub data: &'a str,
     /// The last event id seen so far in the stream (`id:` fields persist across events, as in the spec).
     pub id: Option<&'a str>,
@@ -211,8 +213,9 @@ fn whole_data_event(rest: &[u8], max: usize) -> Option<(Range<usize>, usize)> {
         return None;
     };
     let end = memchr::memchr2(b'\n', b'\r', rest)?;
-    // Over the bound, the general path reports it. (The spec's data buffer holds the value and a newline.)
-    if end > max || end - value + 1 > max {
+    // Over the bound, the general path reports it. (The spec's data buffer holds the value and a newline,
+    // `end - value + 1` bytes, within `max` whenever the line is.)
+    if end > max {
         return None;
     }
     let used = match &rest[end..] {

@@ -280,7 +280,6 @@ fn non_empty_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
     Ok(lenient_string(d)?.filter(|s| !s.is_empty()))
 }
 
-/// Reads `results` as documented (an object), or as an array of result objects or of videos.
 /// Reads `results`: `null` (none), an object (the documented shape), or tolerantly an array of video
 /// objects or URLs and of results objects, merged into one (their videos within the list bound, the first
 /// timings and seed, the first value of each other field); any other shape reads as none.

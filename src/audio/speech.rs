@@ -238,7 +238,7 @@ impl Client {
     /// The body is the audio file in the [`SpeechFormat`] asked for (MP3 by default); the content type
     /// SiliconFlow sends varies (`application/audio`, `audio/wav`, …), so trust the format you asked for.
     /// Errors, retries and timeouts are those of [`Client::chat`] (an error status is [`Error::Api`]
-    /// and nothing is written; a JSON error object sent with a 2xx status is [`Error::Api`] too); a
+    /// and nothing is written; a JSON error object sent with a 2xx status as `application/json` is [`Error::Api`] too); a
     /// failure of `out` is [`Error::Write`]. Once bytes have been written nothing is retried.
     ///
     /// ```no_run

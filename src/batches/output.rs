@@ -110,23 +110,15 @@ struct ResponseParts<'a> {
     #[serde(default, deserialize_with = "lenient_string")]
     request_id: Option<String>,
     /// The body, when the key is there (`null` included).
-    #[serde(borrow, default, deserialize_with = "present_raw")]
+    #[serde(borrow, default, deserialize_with = "crate::json::present_raw")]
     body: Option<&'a RawValue>,
     /// Whether the response has `choices` (then, without a body, it is the completion itself).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::json::present")]
     choices: bool,
 }
 
 fn present_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
     Ok(Some(Lenient::<u64>::deserialize(d)?.0))
-}
-
-fn present_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(d).map(|_| true)
 }
 
 fn read_line(line: &str) -> Result<BatchOutputLine, serde_json::Error> {
@@ -282,7 +274,7 @@ impl<'a> Body<'a> {
                 if serde_json::from_str::<IgnoredAny>(&text).is_err() {
                     return Ok(Body::Text(text));
                 }
-                // Trimmed in place: the body may be most of an 8 MiB line.
+                // Trimmed in place: the body may be most of a line as long as its limit.
                 let mut text = text;
                 text.truncate(text.trim_end().len());
                 text.drain(..text.len() - text.trim_start().len());

@@ -56,7 +56,7 @@ impl Client {
             head_after,
         } = exchange;
         let limits = self.limits();
-        if is_mime(&meta, "application/json") {
+        if meta.is_mime("application/json") {
             let raw = body.read_bounded(limits.max_event_size)?;
             // A chat completion, or a text completion (`choices[].text`) of `/completions`.
             let completion: ChatCompletion =
@@ -110,7 +110,7 @@ impl Client {
         })?;
         let Exchange { meta, mut body, .. } = exchange;
         let limits = self.limits();
-        if is_mime(&meta, "text/event-stream") {
+        if meta.is_mime("text/event-stream") {
             let mut stream = ChatStream::for_http(body, meta, limits, self.redactor().clone());
             for delta in &mut stream {
                 delta?;
@@ -123,11 +123,4 @@ impl Client {
         completion.set_response(meta);
         Ok(completion)
     }
-}
-
-/// Whether the response's `Content-Type` is `mime` (parameters such as `charset` ignored).
-fn is_mime(meta: &crate::meta::ResponseMeta, mime: &str) -> bool {
-    meta.header("content-type")
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
 }

@@ -252,19 +252,13 @@ struct TextChoice {
     #[serde(default)]
     logprobs: Option<RawJson>,
     /// Whether the choice has a `message` (then it is a chat choice, not a text one).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::json::present")]
     message: bool,
 }
 
 impl Entry for TextChoice {
     const WHAT: &'static str = "choices";
     const MAX: usize = DEFAULT_MAX_CHOICES;
-}
-
-/// Reads past a value: the field is present.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(deserializer)?;
-    Ok(true)
 }
 
 #[cfg(test)]

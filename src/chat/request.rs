@@ -493,11 +493,7 @@ impl ChatRequest {
 
     /// The JSON body to send, with `stream` set as given.
     pub(crate) fn to_body(&self, stream: bool) -> Result<Vec<u8>, crate::Error> {
-        let mut value = serde_json::to_value(self).map_err(crate::Error::Serialize)?;
-        if let Value::Object(map) = &mut value {
-            map.insert("stream".to_string(), Value::Bool(stream));
-        }
-        serde_json::to_vec(&value).map_err(crate::Error::Serialize)
+        crate::json::body_with_stream(self, stream)
     }
 }
 

@@ -51,7 +51,8 @@ fn proxy_variables(https: bool) -> [&'static str; 4] {
 }
 
 /// The proxy for a base URL of the given scheme, or `None` to connect directly. `no_proxy` (comma-separated
-/// hosts, `.domain` suffixes, `*`) overrides `NO_PROXY` from the environment.
+/// entries, read as curl reads them: see [`no_proxy_patterns`]) overrides `NO_PROXY` from the
+/// environment.
 pub(crate) fn proxy(
     setting: &ProxySetting,
     no_proxy: Option<&str>,

@@ -100,7 +100,8 @@ impl PollOptions {
         self
     }
 
-    /// The pause after check number `n` (from 0): `interval × backoff^n`, at most `max_interval`.
+    /// The pause after check number `n` (from 0): `interval × backoff^n`, at most `max_interval` (or
+    /// `interval`, when `max_interval` is the smaller).
     pub fn delay(&self, n: u32) -> Duration {
         let factor = if self.backoff >= 1.0 {
             self.backoff

@@ -144,7 +144,8 @@ impl Client {
                 .collect::<Result<Vec<_>, _>>()?,
             Target::External(_) => Vec::new(),
         };
-        // An external URL comes from the server (an image's, a result file's): scrubbed like an error.
+        // A URL or an id in the path may come from the server (an image's URL, a result file's id):
+        // scrubbed like an error.
         let mut what = format!("{} {}", call.method.as_str(), log_path(call.target));
         self.shared.redactor.scrub(&mut what);
         let mut retry = 0;

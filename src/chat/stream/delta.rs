@@ -65,7 +65,7 @@ pub(crate) fn tool_call_bytes(calls: &[ToolCallDelta]) -> usize {
 }
 
 /// One choice's delta from one streamed chunk, borrowed from the stream: what
-/// [`ChatStream::next_ref`](super::ChatStream::next_ref) hands out, without allocating.
+/// [`ChatStream::next_ref`](super::ChatStream::next_ref) hands out, without allocating its texts.
 ///
 /// The fields mean what [`ChatDelta`]'s do; the texts are the part of the stream's accumulated
 /// [`content`](super::ChatStream::content) and [`reasoning_content`](super::ChatStream::reasoning_content)

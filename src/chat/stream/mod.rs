@@ -4,7 +4,7 @@
 //!
 //! - [`crate::sse`] decodes the body into events;
 //! - `fast` reads the common chunk's top level itself and `wire` the rest (and any chunk `fast` leaves to
-//!   it) with `serde_json`, straight from the decoder's buffer, into deltas whose texts are `piece::Span`s
+//!   it) with `serde_json`, straight from the buffer the event lies in, into deltas whose texts are `piece::Span`s
 //!   of the event, in slots (`parsed`) reused from chunk to chunk;
 //! - `accumulator` checks a chunk against the [`StreamLimits`] and keeps everything received;
 //! - `delta` holds the public pieces handed out;
@@ -68,7 +68,7 @@ struct Hooks<R> {
 /// returns `None` at once, without waiting for the server to end the body.
 ///
 /// [`next_ref`](Self::next_ref) is the lending alternative to `next()`: the same deltas, borrowed from the
-/// stream ([`ChatDeltaRef`]), with no allocation per chunk.
+/// stream ([`ChatDeltaRef`]), with no allocation per text chunk.
 ///
 /// It reads on the caller's thread: each `next()` reads from the connection until the next event is
 /// complete. `ChatStream::from_reader` runs the same decoder over any [`BufRead`] (a recorded body, a file):

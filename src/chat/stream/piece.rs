@@ -14,6 +14,7 @@ use std::ops::Range;
 use serde::de::{DeserializeSeed, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::json::hex4;
 use crate::serde_util::wtf8_lossy;
 
 /// Where a text lies.
@@ -186,7 +187,7 @@ impl<'de> DeserializeSeed<'de> for RawSpanSeed<'_, 'de> {
         let end = end_in(self.data.as_bytes(), inner.as_bytes())
             .ok_or_else(|| D::Error::custom("a string outside the event"))?;
         let start = end - inner.len();
-        if !inner.bytes().any(|c| c == b'\\') {
+        if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
             return Ok(Some(Span {
                 at: At::Data,
                 start,
@@ -237,10 +238,7 @@ fn unescape(raw: &str, out: &mut String) -> Option<()> {
 /// without validation: a leading surrogate not followed by a trailing one is kept alone (here: U+FFFD)
 /// and what follows is read on its own.
 fn unicode_escape(b: &[u8], mut i: usize, out: &mut String) -> Option<usize> {
-    let hex = |at: usize| -> Option<u32> {
-        let digits = std::str::from_utf8(b.get(at..at + 4)?).ok()?;
-        u32::from_str_radix(digits, 16).ok()
-    };
+    let hex = |at: usize| hex4(b.get(at..at + 4));
     let mut n = hex(i)?;
     i += 4;
     loop {

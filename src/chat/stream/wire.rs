@@ -1,4 +1,4 @@
-//! Parsing one chunk: the event's JSON, straight from the decoder's buffer, into [`WireDelta`]s.
+//! Parsing one chunk: the event's JSON, straight from the buffer it lies in, into [`WireDelta`]s.
 //!
 //! Nothing is copied: a string is a [`Span`] of the event (or, when it has escapes, of the scratch buffer
 //! it is unescaped into), and the deltas are built in place in a buffer the stream reuses, so parsing a
