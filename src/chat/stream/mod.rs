@@ -294,7 +294,12 @@ impl<R: BufRead> ChatStream<R> {
     fn hold(&mut self, index: u32, parts: Parts<'_>) -> WireDelta {
         let choice = self.acc.position(index);
         let (content, reasoning) = self.acc.choices[choice].apply(parts);
-        note_first_text(&mut self.timings, self.started, &parts);
+        note_first_text(
+            &mut self.timings,
+            self.started,
+            parts.content.is_some(),
+            parts.reasoning_content.is_some(),
+        );
         WireDelta {
             index,
             choice,
@@ -358,15 +363,12 @@ impl<R: BufRead> ChatStream<R> {
                     for delta in self.ready.as_mut_slice() {
                         let texts = (data, self.scratch.as_str());
                         accumulate(&mut self.acc, delta, texts, self.split_think);
-                        let choice = &self.acc.choices[delta.choice];
-                        let parts = Parts {
-                            content: delta.content.map(|s| held_text(choice.content(), s)),
-                            reasoning_content: delta
-                                .reasoning_content
-                                .map(|s| held_text(choice.reasoning_content(), s)),
-                            ..Parts::default()
-                        };
-                        note_first_text(&mut self.timings, self.started, &parts);
+                        note_first_text(
+                            &mut self.timings,
+                            self.started,
+                            delta.content.is_some(),
+                            delta.reasoning_content.is_some(),
+                        );
                     }
                     if !self.ready.is_empty() {
                         return Ok(());
@@ -647,11 +649,11 @@ impl ChatStream<ResponseBody> {
 }
 
 /// Records the first reasoning and the first answer text.
-fn note_first_text(timings: &mut StreamTimings, started: Instant, parts: &Parts<'_>) {
-    if timings.first_reasoning.is_none() && parts.reasoning_content.is_some() {
+fn note_first_text(timings: &mut StreamTimings, started: Instant, content: bool, reasoning: bool) {
+    if timings.first_reasoning.is_none() && reasoning {
         timings.first_reasoning = Some(started.elapsed());
     }
-    if timings.first_content.is_none() && parts.content.is_some() {
+    if timings.first_content.is_none() && content {
         timings.first_content = Some(started.elapsed());
     }
 }
