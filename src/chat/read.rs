@@ -190,7 +190,7 @@ impl<'de> Visitor<'de> for PartVisitor {
 /// message's content: for a streamed request answered with one JSON body. `None` when `raw` is not one (no
 /// `choices` list, a choice with a `message`, fields of the wrong type).
 pub(crate) fn text_completion_as_chat(raw: &[u8]) -> Option<ChatCompletion> {
-    let answer: TextAnswer = serde_json::from_slice(raw).ok()?;
+    let answer: TextAnswer = crate::json::from_slice_lenient(raw).ok()?;
     let choices = answer.choices?;
     if choices.iter().any(|choice| choice.message) {
         return None;
@@ -315,6 +315,17 @@ mod tests {
         ] {
             assert!(part(bad.clone()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn text_completions_read_as_leniently_as_other_answers() {
+        // A key given twice keeps its last value; a lone surrogate reads as U+FFFD.
+        let chat = text_completion_as_chat(
+            br#"{"id":"a","id":"c","choices":[{"index":0,"text":"x\ud800"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(chat.id, "c");
+        assert_eq!(chat.content(), "x\u{fffd}");
     }
 
     #[test]
